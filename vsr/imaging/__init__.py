@@ -1,0 +1,1 @@
+"""Imaging primitives: colour conversion, MATLAB-compatible resizing, quality metrics, image files."""

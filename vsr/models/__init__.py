@@ -1,0 +1,9 @@
+"""Super-resolution models on one luma channel, found by name.
+
+The registry is filled by importing each known model module here, by name.
+"""
+from . import espcn, msrn  # noqa: F401  (registers "espcn" and "msrn")
+from .pretrained import find_shipped, load_model, manifest
+from .registry import create_model, list_models
+
+__all__ = ["create_model", "list_models", "load_model", "find_shipped", "manifest"]

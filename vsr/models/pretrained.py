@@ -1,0 +1,66 @@
+"""The weights that ship with vsr, found through ``vsr/weights/manifest.json``.
+
+Each manifest entry records how the file was made (the exact ``vsr train`` command, data,
+epochs, time) and what it measured, so anyone can reproduce or check it with ``vsr eval``.
+"""
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import torch.nn as nn
+
+from ..errors import WeightsError
+from .registry import create_model
+from .weights import load_weights_into, recorded_config
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+MANIFEST_PATH = WEIGHTS_DIR / "manifest.json"
+
+
+@lru_cache(maxsize=1)
+def manifest() -> list[dict]:
+    """All manifest entries (empty when the manifest is missing)."""
+    if not MANIFEST_PATH.is_file():
+        return []
+    with open(MANIFEST_PATH) as f:
+        return json.load(f)["weights"]
+
+
+def find_shipped(model: str, scale: int) -> dict | None:
+    """The manifest entry for ``model`` at ``scale``, or None."""
+    for entry in manifest():
+        if entry["model"] == model and int(entry["scale"]) == scale:
+            return entry
+    return None
+
+
+def shipped_path(entry: dict) -> Path:
+    return WEIGHTS_DIR / entry["file"]
+
+
+def _no_weights_message(model: str, scale: int) -> str:
+    scales = sorted(int(e["scale"]) for e in manifest() if e["model"] == model)
+    if scales:
+        return f"no shipped {model} weights for x{scale} (shipped: {', '.join(f'x{s}' for s in scales)}); pass --weights PATH"
+    return (
+        f"no {model} weights ship with vsr; train them with "
+        f"`vsr train --model {model} --scale {scale} --train-dir DIR --val-dir DIR --out runs/{model}_x{scale}` "
+        f"and pass --weights runs/{model}_x{scale}/best.safetensors"
+    )
+
+
+def load_model(name: str, scale: int, weights: str | os.PathLike | None = None) -> nn.Module:
+    """A model ready for inference (eval mode, fp32, CPU): shipped weights, or ``weights`` if given."""
+    if weights is None:
+        entry = find_shipped(name, scale)
+        if entry is None:
+            raise WeightsError(_no_weights_message(name, scale))
+        path = shipped_path(entry)
+    else:
+        path = Path(weights)
+    model = create_model(name, scale, **recorded_config(path))
+    load_weights_into(model, path)
+    return model.eval().float()

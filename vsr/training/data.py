@@ -1,0 +1,110 @@
+"""Training data: luma planes of HR images, their MATLAB-bicubic LR, and random aligned patches.
+
+LR images are made once per image by :func:`vsr.imaging.resize.imresize` (the protocol's bicubic)
+and rounded to 8 bits, as the test images are. Patches are drawn by a plan that depends only on
+(seed, epoch), so a resumed run sees exactly the patches an unbroken run would, whatever the
+number of loader workers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..errors import InputError
+from ..imaging.color import rgb_to_y_bt601_uint8
+from ..imaging.image_io import IMAGE_EXTENSIONS, read_image
+from ..imaging.resize import imresize
+
+
+def list_images(directory: str | Path) -> list[Path]:
+    """Image files directly inside ``directory``, sorted by name."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise InputError(f"{directory}: not a directory")
+    files = sorted(p for p in directory.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+    if not files:
+        raise InputError(f"{directory}: no images found")
+    return files
+
+
+def luma_uint8(path: Path) -> np.ndarray:
+    """The BT.601 limited-range Y plane (MATLAB rounding) of an 8-bit image file."""
+    pixels = read_image(path).pixels
+    if pixels.dtype != np.uint8:
+        pixels = (pixels.astype(np.float64) / 257.0).round().astype(np.uint8)
+    if pixels.shape[2] in (1, 2):
+        return np.round(16.0 + pixels[:, :, 0].astype(np.float64) * 219.0 / 255.0).astype(np.uint8)
+    return rgb_to_y_bt601_uint8(np.ascontiguousarray(pixels[:, :, :3]))
+
+
+@dataclass(frozen=True)
+class LumaPair:
+    """An HR luma plane cropped to a multiple of ``scale`` and its LR counterpart (uint8)."""
+
+    lr: np.ndarray
+    hr: np.ndarray
+    name: str
+
+
+def make_pair(hr_y: np.ndarray, scale: int, name: str = "") -> LumaPair:
+    h, w = (hr_y.shape[0] // scale) * scale, (hr_y.shape[1] // scale) * scale
+    hr = np.ascontiguousarray(hr_y[:h, :w])
+    return LumaPair(lr=imresize(hr, 1.0 / scale), hr=hr, name=name)
+
+
+def load_pairs(directories: list[str | Path], scale: int) -> list[LumaPair]:
+    """Every image of ``directories`` as an (LR, HR) luma pair."""
+    return [make_pair(luma_uint8(p), scale, p.name) for d in directories for p in list_images(d)]
+
+
+def _dihedral(patch: np.ndarray, code: int) -> np.ndarray:
+    """One of the 8 flips/rotations of a square patch."""
+    if code & 4:
+        patch = patch.T
+    return np.rot90(patch, code & 3)
+
+
+class PatchDataset(Dataset):
+    """Random aligned LR/HR patches with flips and rotations; ``set_epoch`` draws a new plan.
+
+    Items are (LR (1, p, p), HR (1, s*p, s*p)) float32 tensors in [0, 1]; ``p`` is the LR patch size.
+    """
+
+    def __init__(self, pairs: list[LumaPair], scale: int, lr_patch: int, patches_per_epoch: int, seed: int, augment: bool = True):
+        usable = [pair for pair in pairs if min(pair.lr.shape) >= lr_patch]
+        if not usable:
+            raise InputError(f"no training image is at least {lr_patch * scale} pixels on each side")
+        self.pairs, self.scale, self.lr_patch = usable, scale, lr_patch
+        self.patches_per_epoch, self.seed, self.augment = patches_per_epoch, seed, augment
+        # Sample images in proportion to the patch positions they offer.
+        areas = np.array([(p.lr.shape[0] - lr_patch + 1) * (p.lr.shape[1] - lr_patch + 1) for p in usable], dtype=np.float64)
+        self._weights = areas / areas.sum()
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        rng = np.random.default_rng([self.seed, epoch])
+        n = self.patches_per_epoch
+        self._image = rng.choice(len(self.pairs), size=n, p=self._weights)
+        limits_y = np.array([p.lr.shape[0] - self.lr_patch + 1 for p in self.pairs])[self._image]
+        limits_x = np.array([p.lr.shape[1] - self.lr_patch + 1 for p in self.pairs])[self._image]
+        self._y = (rng.random(n) * limits_y).astype(np.int64)
+        self._x = (rng.random(n) * limits_x).astype(np.int64)
+        self._aug = rng.integers(0, 8, size=n) if self.augment else np.zeros(n, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return self.patches_per_epoch
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        pair = self.pairs[self._image[i]]
+        p, s = self.lr_patch, self.scale
+        y, x = int(self._y[i]), int(self._x[i])
+        lr = _dihedral(pair.lr[y : y + p, x : x + p], int(self._aug[i]))
+        hr = _dihedral(pair.hr[y * s : (y + p) * s, x * s : (x + p) * s], int(self._aug[i]))
+        return (
+            torch.from_numpy(np.ascontiguousarray(lr, dtype=np.float32) / 255.0)[None],
+            torch.from_numpy(np.ascontiguousarray(hr, dtype=np.float32) / 255.0)[None],
+        )

@@ -1,0 +1,195 @@
+"""The training loop of ``vsr train``.
+
+It keeps what the reference repositories had (scale, patch size, loss, resume, best-by-validation
+weights, progress) and adds exact resumption: the checkpoint holds the model, optimiser, scheduler,
+epoch and RNG state, and patches come from a plan fixed by (seed, epoch).
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader
+
+from ..errors import ConfigError
+from ..models import create_model
+from ..models.weights import read_weights, save_weights
+from .checkpoint import load_checkpoint, save_checkpoint
+from .data import PatchDataset, load_pairs
+from .validation import validate_psnr
+
+
+@dataclass
+class TrainConfig:
+    """Everything that determines a run. Saved in the checkpoint; ``--resume`` restores it."""
+
+    model: str
+    scale: int
+    train_dirs: list[str]
+    val_dirs: list[str]
+    out_dir: str
+    patch_size: int = 17  # LR patch side; the paper's 17r x 17r HR sub-images
+    batch_size: int = 64
+    epochs: int = 100
+    patches_per_epoch: int = 32768
+    lr: float = 1e-3
+    loss: str = "l1"
+    optimizer: str = "adam"
+    schedule: str = "cosine"  # cosine | step (x0.1 at 80 % of epochs, the ESPCN paper's)
+    last_layer_lr_scale: float = 1.0  # the ESPCN paper trains the sub-pixel layer at 0.1x
+    model_config: dict = field(default_factory=dict)
+    init_weights: str | None = None
+    seed: int = 0
+    device: str = "cpu"
+    workers: int = 0
+    threads: int | None = None
+    command: str = ""
+
+    def validate(self) -> None:
+        if self.loss not in ("l1", "mse"):
+            raise ConfigError("--loss must be l1 or mse")
+        if self.schedule not in ("cosine", "step", "constant"):
+            raise ConfigError("--schedule must be cosine, step or constant")
+        if self.optimizer not in ("adam", "sgd"):
+            raise ConfigError("--optimizer must be adam or sgd")
+        for name in ("epochs", "patch_size", "batch_size", "patches_per_epoch"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
+
+
+def _lr_factor(schedule: str, epochs: int):
+    if schedule == "step":
+        milestone = max(1, int(round(0.8 * epochs)))
+        return lambda epoch: 1.0 if epoch < milestone else 0.1
+    if schedule == "cosine":
+        return lambda epoch: 0.02 + 0.98 * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
+    return lambda epoch: 1.0
+
+
+def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    last = getattr(model, "last_layer_parameters", lambda: [])()
+    last_ids = {id(p) for p in last}
+    rest = [p for p in model.parameters() if id(p) not in last_ids]
+    groups = [{"params": rest, "lr": config.lr}]
+    if last:
+        groups.append({"params": last, "lr": config.lr * config.last_layer_lr_scale})
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=config.lr, momentum=0.9)
+    return torch.optim.Adam(groups, lr=config.lr)
+
+
+def _init_from(model: nn.Module, path: str) -> int:
+    """Copy every tensor of ``path`` whose name and shape fit (e.g. x2 weights into x3)."""
+    tensors, _ = read_weights(path)
+    own = model.state_dict()
+    fitting = {k: v.to(own[k].dtype) for k, v in tensors.items() if k in own and own[k].shape == v.shape}
+    own.update(fitting)
+    model.load_state_dict(own)
+    return len(fitting)
+
+
+def _progress(total: int, desc: str, quiet: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="patch", unit_scale=True, disable=quiet, leave=False, file=sys.stderr, dynamic_ncols=True)
+
+
+def train(config: TrainConfig, resume: str | None = None, quiet: bool = False, log=print) -> dict:
+    """Run (or resume) training; returns the summary written to ``OUT/summary.json``."""
+    checkpoint = load_checkpoint(resume) if resume else None
+    if checkpoint is not None:
+        saved = json.loads(checkpoint["config"])
+        saved["epochs"], saved["workers"], saved["threads"] = config.epochs, config.workers, config.threads
+        saved["command"] = config.command
+        config = TrainConfig(**saved)
+    config.validate()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    out_dir = Path(config.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    torch.manual_seed(config.seed)
+    model = create_model(config.model, config.scale, **config.model_config).to(config.device)
+    if config.init_weights and checkpoint is None:
+        log(f"initialised {_init_from(model, config.init_weights)} tensors from {config.init_weights}")
+    optimizer = _optimizer(model, config)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(config.schedule, config.epochs))
+    loss_fn = nn.L1Loss() if config.loss == "l1" else nn.MSELoss()
+
+    start_epoch, best_psnr, best_epoch, history = 0, -math.inf, -1, []
+    if checkpoint is not None:
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        scheduler.load_state_dict(checkpoint["scheduler"])
+        torch.set_rng_state(checkpoint["torch_rng"])
+        start_epoch = int(checkpoint["epoch"])
+        best_psnr, best_epoch = float(checkpoint["best_psnr"]), int(checkpoint["best_epoch"])
+        history = json.loads(checkpoint["history"])
+        log(f"resumed from {resume} at epoch {start_epoch}")
+
+    train_pairs = load_pairs(config.train_dirs, config.scale)
+    val_pairs = load_pairs(config.val_dirs, config.scale)
+    dataset = PatchDataset(train_pairs, config.scale, config.patch_size, config.patches_per_epoch, config.seed)
+    log(f"{config.model} x{config.scale}: {sum(p.numel() for p in model.parameters())} parameters, "
+        f"{len(dataset.pairs)} training images, {len(val_pairs)} validation images")
+
+    for epoch in range(start_epoch, config.epochs):
+        started = time.perf_counter()
+        dataset.set_epoch(epoch)
+        loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=False, num_workers=config.workers, drop_last=True)
+        model.train()
+        total_loss, batches = 0.0, 0
+        with _progress(len(loader) * config.batch_size, f"epoch {epoch + 1}/{config.epochs}", quiet) as bar:
+            for lr_patch, hr_patch in loader:
+                lr_patch, hr_patch = lr_patch.to(config.device), hr_patch.to(config.device)
+                loss = loss_fn(model(lr_patch), hr_patch)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total_loss += loss.item()
+                batches += 1
+                bar.update(config.batch_size)
+                if batches % 20 == 0:
+                    bar.set_postfix(loss=f"{total_loss / batches:.5f}")
+        scheduler.step()
+        val_psnr = validate_psnr(model, val_pairs, config.scale, config.device)
+        seconds = time.perf_counter() - started
+        improved = val_psnr > best_psnr
+        if improved:
+            best_psnr, best_epoch = val_psnr, epoch + 1
+            save_weights(model, out_dir / "best.safetensors", extra={"epoch": str(epoch + 1), "val_psnr": f"{val_psnr:.4f}", "command": config.command})
+        history.append({"epoch": epoch + 1, "loss": total_loss / max(batches, 1), "val_psnr": val_psnr, "seconds": seconds, "lr": optimizer.param_groups[0]["lr"]})
+        save_checkpoint(
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "epoch": epoch + 1,
+                "best_psnr": best_psnr,
+                "best_epoch": best_epoch,
+                "torch_rng": torch.get_rng_state(),
+                "config": json.dumps(asdict(config)),
+                "history": json.dumps(history),
+            },
+            out_dir / "checkpoint.pt",
+        )
+        log(f"epoch {epoch + 1}/{config.epochs}  loss {total_loss / max(batches, 1):.5f}  val {val_psnr:.3f} dB"
+            f"{'  (best)' if improved else ''}  {seconds:.1f}s")
+
+    save_weights(model, out_dir / "last.safetensors", extra={"epoch": str(config.epochs), "command": config.command})
+    summary = {
+        "config": asdict(config),
+        "best_val_psnr": best_psnr,
+        "best_epoch": best_epoch,
+        "epochs": config.epochs,
+        "train_seconds": sum(h["seconds"] for h in history),
+        "history": history,
+    }
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary

@@ -1,0 +1,28 @@
+"""Validation during training: Y-PSNR of the model on whole images, published protocol."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from ..imaging.metrics import psnr_y
+from .data import LumaPair
+
+
+def to_uint8(plane01: np.ndarray) -> np.ndarray:
+    """Float [0, 1] plane -> uint8 code values (rounded and clipped), as a saved image would be."""
+    return np.clip(np.round(plane01 * 255.0), 0, 255).astype(np.uint8)
+
+
+@torch.no_grad()
+def validate_psnr(model: nn.Module, pairs: list[LumaPair], scale: int, device: str = "cpu") -> float:
+    """Mean Y-PSNR (dB, ``scale`` pixels shaved) of ``model`` over ``pairs``."""
+    was_training = model.training
+    model.eval()
+    scores = []
+    for pair in pairs:
+        lr = torch.from_numpy(pair.lr.astype(np.float32) / 255.0)[None, None].to(device)
+        sr = model(lr)[0, 0].float().cpu().numpy()
+        scores.append(psnr_y(to_uint8(sr), pair.hr, shave=scale))
+    model.train(was_training)
+    return float(np.mean(scores))
