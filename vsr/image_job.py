@@ -17,7 +17,7 @@ def _atomic_write(image, target: Path, fmt: str) -> None:
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     except OSError as exc:
-        raise OutputError(f"{target.parent}: cannot write here ({exc.strerror})") from None
+        raise OutputError(f"{target.parent}: output directory is not writable ({exc.strerror})") from None
     os.close(fd)
     try:
         write_image(image, tmp, fmt=fmt)

@@ -127,6 +127,10 @@ def train(config: TrainConfig, resume: str | None = None, quiet: bool = False, l
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         scheduler.load_state_dict(checkpoint["scheduler"])
+        # The schedule may have changed length (--epochs raised on resume): recompute this epoch's rate.
+        factor = _lr_factor(config.schedule, config.epochs)
+        for group, base_lr in zip(optimizer.param_groups, scheduler.base_lrs):
+            group["lr"] = base_lr * factor(scheduler.last_epoch)
         torch.set_rng_state(checkpoint["torch_rng"])
         start_epoch = int(checkpoint["epoch"])
         best_psnr, best_epoch = float(checkpoint["best_psnr"]), int(checkpoint["best_epoch"])

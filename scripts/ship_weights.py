@@ -1,0 +1,86 @@
+"""Ship a training run's best weights: copy into vsr/weights/, measure, record in the manifest.
+
+    python scripts/ship_weights.py runs/espcn_x3 [--half]
+
+Measures Set5 (our LR and MATLAB's LR images) and B100 with ``vsr.evaluation`` and writes the
+manifest entry: file, model, scale, config, sha256, the exact ``vsr train`` command (from the
+weights header), training data, epochs, training time, machine, and the figures.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from vsr.backends import TorchBackend  # noqa: E402
+from vsr.evaluation import evaluate_folder, summarise  # noqa: E402
+from vsr.models import load_model  # noqa: E402
+from vsr.models.pretrained import MANIFEST_PATH, WEIGHTS_DIR  # noqa: E402
+from vsr.models.weights import read_weights, save_weights, sha256_of  # noqa: E402
+from vsr.sysinfo import cpu_model  # noqa: E402
+
+DATA = REPO.parent / "shared" / "data"
+
+
+def measure(runner, scale: int) -> dict:
+    figures = {}
+    for name, hr, lr in (
+        ("Set5", DATA / "eval" / "Set5", None),
+        ("Set5_matlab_lr", DATA / "eval" / "matlab-lr" / "Set5" / f"x{scale}" / "HR", DATA / "eval" / "matlab-lr" / "Set5" / f"x{scale}" / "LR"),
+        ("B100", DATA / "eval" / "B100", None),
+    ):
+        mean = summarise(evaluate_folder(hr, runner, lr_dir=lr))["mean"]
+        figures[name] = {k: round(v, 4) for k, v in mean.items()}
+        print(f"  {name}: {mean['psnr']:.3f} dB / {mean['ssim']:.4f} (bicubic {mean['bicubic_psnr']:.3f})")
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", help="training output folder (holds best.safetensors and summary.json)")
+    parser.add_argument("--half", action="store_true", help="store fp16 (for big models such as MSRN)")
+    parser.add_argument("--note", default="", help="free text kept in the entry")
+    args = parser.parse_args()
+    run = Path(args.run)
+    summary = json.loads((run / "summary.json").read_text())
+    _, header = read_weights(run / "best.safetensors")
+    cfg = summary["config"]
+    model = load_model(cfg["model"], cfg["scale"], weights=run / "best.safetensors")
+    file_name = f"{cfg['model']}_x{cfg['scale']}.safetensors"
+    save_weights(model, WEIGHTS_DIR / file_name, half=args.half, extra={"command": header.get("command", ""), "epoch": header.get("epoch", "")})
+    shipped = load_model(cfg["model"], cfg["scale"], weights=WEIGHTS_DIR / file_name)
+    print(f"{file_name}:")
+    figures = measure(TorchBackend().build(shipped), cfg["scale"])
+    entry = {
+        "file": file_name,
+        "model": cfg["model"],
+        "scale": cfg["scale"],
+        "config": model.config,
+        "sha256": sha256_of(WEIGHTS_DIR / file_name),
+        "precision": "fp16" if args.half else "fp32",
+        "command": header.get("command") or cfg["command"],
+        "training_data": cfg["train_dirs"],
+        "validation_data": cfg["val_dirs"],
+        "epochs": summary["epochs"],
+        "best_epoch": summary["best_epoch"],
+        "patches_per_epoch": cfg["patches_per_epoch"],
+        "train_seconds": round(summary["train_seconds"], 1),
+        "machine": f"{cpu_model()}, {cfg.get('threads') or 'all'} torch thread(s), device {cfg['device']}",
+        "metrics": figures,
+        "note": args.note,
+    }
+    entries = json.loads(MANIFEST_PATH.read_text())["weights"] if MANIFEST_PATH.exists() else []
+    entries = [e for e in entries if e["file"] != file_name] + [entry]
+    entries.sort(key=lambda e: (e["model"], e["scale"]))
+    MANIFEST_PATH.write_text(json.dumps({"weights": entries}, indent=2) + "\n")
+    shutil.copy(run / "summary.json", WEIGHTS_DIR / f"{cfg['model']}_x{cfg['scale']}.training.json")
+    print(f"recorded in {MANIFEST_PATH}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""Shared fixtures: small weights files and paths to the shared data (skipped where absent)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def shared_data(*parts: str) -> Path:
+    """A path under ../shared/data; skips the test (with the reason) when it is not there."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} not available (the shared data folder sits beside the clone on CI)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def espcn_weights(tmp_path_factory) -> dict[int, Path]:
+    """Untrained but valid ESPCN weights for x2, x3, x4, written with vsr's own writer."""
+    import torch
+
+    from vsr.models import create_model
+    from vsr.models.weights import save_weights
+
+    folder = tmp_path_factory.mktemp("weights")
+    paths = {}
+    for scale in (2, 3, 4):
+        torch.manual_seed(scale)
+        paths[scale] = folder / f"espcn_x{scale}.safetensors"
+        save_weights(create_model("espcn", scale), paths[scale])
+    return paths
+
+
+def run_vsr(*args: str, cwd: Path | None = None, input: bytes | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run the CLI as a user would (``python -m vsr ...``), capturing bytes."""
+    return subprocess.run(
+        [sys.executable, "-m", "vsr", *map(str, args)],
+        cwd=cwd or REPO,
+        input=input,
+        capture_output=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, fragment: str = "") -> str:
+    """The bad-input contract: non-zero exit, one line on stderr, no traceback."""
+    stderr = result.stderr.decode()
+    assert result.returncode != 0, stderr
+    assert "Traceback" not in stderr, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert fragment.lower() in lines[0].lower(), lines[0]
+    return lines[0]
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run the CLI in-process (faster than a subprocess); returns (exit code, stderr text)."""
+    from vsr.cli.main import main
+
+    def run(*args) -> tuple[int, str]:
+        code = main([str(a) for a in args])
+        return code, capsys.readouterr().err
+
+    return run
+
+
+def assert_cli_error(outcome: tuple[int, str], fragment: str = "") -> str:
+    """In-process version of :func:`assert_one_line_error`."""
+    code, stderr = outcome
+    assert code != 0, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert fragment.lower() in lines[0].lower(), lines[0]
+    return lines[0]

@@ -1,0 +1,68 @@
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import assert_cli_error, shared_data
+from vsr.evaluation import evaluate_folder, summarise
+from vsr.imaging.resize import imresize
+
+
+class BicubicRunner:
+    """A 'model' that is the protocol's own bicubic: its scores must equal the bicubic column."""
+
+    def __init__(self, scale):
+        self.scale, self.name, self.device, self.precision = scale, "bicubic", "cpu", "fp64"
+
+    def run(self, batch):
+        return np.stack([imresize(plane.astype(np.float64), float(self.scale)) for plane in batch])
+
+
+def test_bicubic_matches_the_published_set5_x3_figure_with_our_lr_and_matlab_lr():
+    ours = summarise(evaluate_folder(shared_data("eval", "Set5"), BicubicRunner(3)))["mean"]
+    folder = shared_data("eval", "matlab-lr", "Set5", "x3")
+    matlab = summarise(evaluate_folder(folder / "HR", BicubicRunner(3), lr_dir=folder / "LR"))["mean"]
+    print(f"Set5 x3 bicubic: ours {ours['bicubic_psnr']:.3f} dB, MATLAB LR {matlab['bicubic_psnr']:.3f} dB, published 30.39")
+    assert ours["bicubic_psnr"] == pytest.approx(30.39, abs=0.05)
+    assert abs(ours["bicubic_psnr"] - matlab["bicubic_psnr"]) < 0.05
+    assert ours["psnr"] == pytest.approx(ours["bicubic_psnr"], abs=0.01)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_shipped_espcn_beats_bicubic_and_agrees_on_our_and_matlab_lr(scale):
+    from vsr.api import prepare_runner
+
+    runner = prepare_runner("espcn", scale, backend="torch", device="cpu")
+    ours = summarise(evaluate_folder(shared_data("eval", "Set5"), runner))["mean"]
+    folder = shared_data("eval", "matlab-lr", "Set5", f"x{scale}")
+    matlab = summarise(evaluate_folder(folder / "HR", runner, lr_dir=folder / "LR"))["mean"]
+    print(f"Set5 x{scale}: ESPCN {ours['psnr']:.3f} dB (MATLAB LR {matlab['psnr']:.3f}), bicubic {ours['bicubic_psnr']:.3f}")
+    assert abs(ours["psnr"] - matlab["psnr"]) < 0.05
+    assert ours["psnr"] > ours["bicubic_psnr"] + 0.3
+
+
+def test_eval_cli_prints_a_table_and_writes_json(tmp_path, espcn_weights, cli, capsys):
+    hr = tmp_path / "hr"
+    hr.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("a.png", "b.png"):
+        Image.fromarray(rng.integers(0, 256, (30, 33, 3), dtype=np.uint8)).save(hr / name)
+    from vsr.cli.main import main
+
+    assert main(["eval", "--hr", str(hr), "--scale", "3", "--weights", str(espcn_weights[3]), "--json", str(tmp_path / "r.json")]) == 0
+    table = capsys.readouterr().out
+    assert "a.png" in table and "b.png" in table and "mean" in table
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert [row["name"] for row in report["images"]] == ["a.png", "b.png"]
+    assert report["mean"]["psnr"] == pytest.approx(np.mean([r["psnr"] for r in report["images"]]))
+    assert report["scale"] == 3 and report["command"].startswith("vsr eval")
+
+
+def test_eval_with_mismatched_lr_folder_is_one_line(tmp_path, espcn_weights, cli):
+    hr, lr = tmp_path / "hr", tmp_path / "lr"
+    hr.mkdir(), lr.mkdir()
+    Image.fromarray(np.zeros((30, 30, 3), np.uint8)).save(hr / "a.png")
+    Image.fromarray(np.zeros((11, 10, 3), np.uint8)).save(lr / "a.png")
+    assert_cli_error(cli("eval", "--hr", hr, "--lr", lr, "--scale", "3", "--weights", espcn_weights[3]), "is not HR")
+    assert_cli_error(cli("eval", "--hr", tmp_path / "none", "--scale", "3", "--weights", espcn_weights[3]), "not a directory")

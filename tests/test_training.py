@@ -1,0 +1,83 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from vsr.models.weights import read_weights
+from vsr.training import TrainConfig, train
+from vsr.training.checkpoint import load_checkpoint
+from vsr.training.data import PatchDataset, make_pair
+
+
+def make_images(folder, count, size, seed):
+    folder.mkdir()
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        # Smooth random images: something a tiny net can learn a little of.
+        small = rng.integers(0, 256, (size // 4, size // 4, 3), dtype=np.uint8)
+        Image.fromarray(small).resize((size, size), Image.BICUBIC).save(folder / f"img{i}.png")
+    return folder
+
+
+def config(tmp_path, out, epochs):
+    return TrainConfig(
+        model="espcn", scale=2, train_dirs=[str(tmp_path / "train")], val_dirs=[str(tmp_path / "val")],
+        out_dir=str(tmp_path / out), patch_size=8, batch_size=8, epochs=epochs, patches_per_epoch=64,
+        lr=1e-3, seed=3, command="vsr train (test)",
+    )
+
+
+def test_resume_gives_the_same_state_as_an_unbroken_run(tmp_path):
+    make_images(tmp_path / "train", 3, 48, 0)
+    make_images(tmp_path / "val", 1, 32, 1)
+    quiet = dict(quiet=True, log=lambda _: None)
+    unbroken = train(config(tmp_path, "a", 3), **quiet)
+
+
+    def crash_after_first_epoch(line):
+        if line.startswith("epoch 1/"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config(tmp_path, "b", 3), quiet=True, log=crash_after_first_epoch)
+    resumed = train(config(tmp_path, "b", 3), resume=str(tmp_path / "b" / "checkpoint.pt"), **quiet)  # ...and resume
+
+    a, b = load_checkpoint(tmp_path / "a" / "checkpoint.pt"), load_checkpoint(tmp_path / "b" / "checkpoint.pt")
+    assert a["epoch"] == b["epoch"] == 3
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+    assert torch.equal(a["torch_rng"], b["torch_rng"])
+    assert a["optimizer"]["state"][0]["step"] == b["optimizer"]["state"][0]["step"]
+    assert a["scheduler"] == b["scheduler"]
+    assert [h["val_psnr"] for h in unbroken["history"]] == [h["val_psnr"] for h in resumed["history"]]
+
+    # The best weights are a safetensors file carrying the epoch and PSNR they were chosen by.
+    _, meta = read_weights(tmp_path / "a" / "best.safetensors")
+    assert int(meta["epoch"]) == unbroken["best_epoch"]
+    assert float(meta["val_psnr"]) == round(unbroken["best_val_psnr"], 4)
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert summary["epochs"] == 3 and len(summary["history"]) == 3
+
+
+def test_patches_are_aligned_and_the_plan_depends_only_on_seed_and_epoch():
+    rng = np.random.default_rng(0)
+    hr = rng.integers(0, 256, (60, 60), dtype=np.uint8)
+    pair = make_pair(hr, 3)
+    ds1 = PatchDataset([pair], 3, lr_patch=6, patches_per_epoch=20, seed=5)
+    ds2 = PatchDataset([pair], 3, lr_patch=6, patches_per_epoch=20, seed=5)
+    ds2.set_epoch(4)
+    ds2.set_epoch(0)
+    for i in range(20):
+        lr1, hr1 = ds1[i]
+        lr2, hr2 = ds2[i]
+        assert torch.equal(lr1, lr2) and torch.equal(hr1, hr2)
+        assert lr1.shape == (1, 6, 6) and hr1.shape == (1, 18, 18)
+    # Alignment: with no augmentation, the LR patch is the bicubic of its HR patch's area.
+    plain = PatchDataset([pair], 3, lr_patch=6, patches_per_epoch=5, seed=1, augment=False)
+    for i in range(5):
+        y, x = int(plain._y[i]), int(plain._x[i])
+        lr, hr_patch = plain[i]
+        assert torch.equal(hr_patch[0], torch.from_numpy(pair.hr[y * 3 : y * 3 + 18, x * 3 : x * 3 + 18].astype(np.float32) / 255))
+        assert torch.equal(lr[0], torch.from_numpy(pair.lr[y : y + 6, x : x + 6].astype(np.float32) / 255))

@@ -1,0 +1,48 @@
+"""What machine and library versions produced a result (recorded in manifests and bench JSON)."""
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def gpu_description() -> str | None:
+    """GPU name, compute capability and driver-side CUDA version, or None without CUDA."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    props = torch.cuda.get_device_properties(0)
+    return f"{props.name} (sm_{props.major}{props.minor}, CUDA {torch.version.cuda})"
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in ("vsr", "torch", "numpy", "av", "onnxruntime", "tensorrt", "opencv-contrib-python-headless", "opencv-python", "pillow"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def machine_info() -> dict:
+    """CPU model and cores, GPU (or None), OS and library versions."""
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "gpu": gpu_description(),
+        "os": f"{platform.system()} {platform.release()}",
+        "versions": library_versions(),
+    }
