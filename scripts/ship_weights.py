@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from vsr.backends import TorchBackend  # noqa: E402
-from vsr.evaluation import evaluate_folder, summarise  # noqa: E402
+from vsr.evaluation import evaluate_folder  # noqa: E402
 from vsr.models import load_model  # noqa: E402
 from vsr.models.pretrained import MANIFEST_PATH, WEIGHTS_DIR  # noqa: E402
 from vsr.models.weights import read_weights, save_weights, sha256_of  # noqa: E402
@@ -34,9 +34,9 @@ def measure(runner, scale: int) -> dict:
         ("Set5_matlab_lr", DATA / "eval" / "matlab-lr" / "Set5" / f"x{scale}" / "HR", DATA / "eval" / "matlab-lr" / "Set5" / f"x{scale}" / "LR"),
         ("B100", DATA / "eval" / "B100", None),
     ):
-        mean = summarise(evaluate_folder(hr, runner, lr_dir=lr))["mean"]
-        figures[name] = {k: round(v, 4) for k, v in mean.items()}
-        print(f"  {name}: {mean['psnr']:.3f} dB / {mean['ssim']:.4f} (bicubic {mean['bicubic_psnr']:.3f})")
+        mean = evaluate_folder(hr, runner, lr_dir=lr)["mean"]
+        figures[name] = {method: {k: round(v, 4) for k, v in m.items()} for method, m in mean.items()}
+        print(f"  {name}: {mean['model']['psnr']:.3f} dB / {mean['model']['ssim']:.4f} (bicubic {mean['bicubic']['psnr']:.3f})")
     return figures
 
 

@@ -26,11 +26,11 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..evaluation import evaluate_folder, format_table, summarise
+    from ..evaluation import evaluate_folder, format_table
 
     runner = runner_from_args(args)
-    scores = evaluate_folder(args.hr, runner, lr_dir=args.lr)
-    print(format_table(scores, f"{args.model} x{args.scale}"))
+    result = evaluate_folder(args.hr, runner, lr_dir=args.lr)
+    print(format_table(result, {"model": f"{args.model} x{args.scale}"}))
     if args.json:
         report = {
             "model": args.model,
@@ -40,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
             "lr": args.lr or "matlab-bicubic (vsr.imaging.resize)",
             "protocol": "Y BT.601 16-235, uint8, shave=scale",
             "command": "vsr " + " ".join(args.argv),
-            **summarise(scores),
+            "backend": {"name": runner.name, "device": runner.device, "precision": runner.precision},
+            **result,
         }
         Path(args.json).write_text(json.dumps(report, indent=2))
         print(f"wrote {args.json}", file=sys.stderr)

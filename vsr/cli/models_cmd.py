@@ -17,6 +17,6 @@ def run(args) -> int:
             print(f"{name}: no shipped weights (train with `vsr train --model {name}`)")
         for e in entries:
             set5 = e.get("metrics", {}).get("Set5", {})
-            psnr = f"Set5 {set5['psnr']:.2f} dB" if "psnr" in set5 else "not measured"
+            psnr = f"Set5 {set5['model']['psnr']:.2f} dB (bicubic {set5['bicubic']['psnr']:.2f})" if set5 else "not measured"
             print(f"{name} x{e['scale']}: {e['file']}  {psnr}")
     return 0

@@ -1,0 +1,59 @@
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vsr.benchmark.quality import quality_markdown
+from vsr.evaluation import evaluate_folder
+
+
+@pytest.fixture
+def two_images(tmp_path):
+    folder = tmp_path / "hr"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("one.png", "two.png"):
+        small = rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)
+        Image.fromarray(small).resize((48, 42), Image.BICUBIC).save(folder / name)
+    return folder
+
+
+def test_quality_run_on_two_images_writes_json_markdown_and_agrees_with_eval(tmp_path, two_images, cli):
+    out = tmp_path / "q.json"
+    code, err = cli("bench", "quality", "--hr", two_images, "--scale", "2", "--models", "espcn,msrn", "--json", out, "--no-plot")
+    assert code == 0, err
+    report = json.loads(out.read_text())
+    for key in ("command", "date_utc", "machine", "results", "published_sources"):
+        assert key in report
+    assert report["command"].startswith("vsr bench quality")
+    assert {"cpu", "cores", "versions"} <= set(report["machine"])
+    (row,) = report["results"]
+    assert row["dataset"] == "hr" and row["scale"] == 2 and row["images"] == 2
+    assert {"bicubic", "vsr-espcn"} <= set(row["mean"])
+    for method, figures in row["mean"].items():
+        assert 10 < figures["psnr"] < 60 and 0 < figures["ssim"] <= 1, method
+    # Columns that cannot run say why instead of failing.
+    for method, reason in row["skipped"].items():
+        assert isinstance(reason, str) and reason, method
+    if "vsr-msrn" in row["skipped"]:
+        assert "msrn" in row["skipped"]["vsr-msrn"]
+    # Same figures as `vsr eval` (same protocol, same pairs).
+    from vsr.api import prepare_runner
+
+    evaluated = evaluate_folder(two_images, prepare_runner("espcn", 2, backend="torch"))["mean"]
+    assert row["mean"]["vsr-espcn"]["psnr"] == pytest.approx(evaluated["model"]["psnr"], abs=0.01)
+    assert row["mean"]["bicubic"]["psnr"] == pytest.approx(evaluated["bicubic"]["psnr"], abs=1e-9)
+    md = out.with_suffix(".md").read_text()
+    assert "| hr | x2 |" in md
+
+
+def test_markdown_marks_missing_columns_with_their_reason():
+    report = {
+        "results": [
+            {"dataset": "S", "scale": 3, "mean": {"bicubic": {"psnr": 30.0, "ssim": 0.8}}, "skipped": {"opencv-espcn": "no dnn_superres"},
+             "published": {"espcn": {"psnr": 32.55, "ssim": None}}}
+        ]
+    }
+    md = quality_markdown(report)
+    assert "n/a*" in md and "no dnn_superres" in md and "32.55" in md

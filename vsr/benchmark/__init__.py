@@ -1,0 +1,1 @@
+"""``vsr bench``: speed and quality measurements, written as JSON, Markdown and plots."""

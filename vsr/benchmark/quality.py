@@ -1,0 +1,110 @@
+"""``vsr bench quality``: vsr's models beside bicubic, OpenCV and the published tables.
+
+Every column is scored by :mod:`vsr.evaluation` on the same pairs in the same run, so the figures
+for vsr equal ``vsr eval``'s. A column that cannot run (no opencv-contrib, no shipped weights)
+carries the reason instead of numbers.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..evaluation import bicubic_method, evaluate_methods, model_method, protocol_pairs
+from ..models import find_shipped
+from .peers import OpenCvSuperRes, opencv_unavailable_reason
+
+
+def load_published(path: str | Path | None) -> dict:
+    """Published figures {method: {set: {scale: [psnr, ssim]}}} and their sources ({} if absent)."""
+    if path is None or not Path(path).is_file():
+        return {}
+    return json.loads(Path(path).read_text())
+
+
+def published_figure(published: dict, method: str, dataset: str, scale: int):
+    cell = published.get("figures", {}).get(method, {}).get(dataset, {}).get(str(scale))
+    return None if cell is None else {"psnr": cell[0], "ssim": cell[1]}
+
+
+def quality_suite(
+    datasets: dict[str, Path],
+    scales: list[int],
+    models: list[str],
+    runner_for,
+    opencv_models_dir: Path | None,
+    published: dict,
+    progress=None,
+) -> dict:
+    """Scores of every column on every dataset and scale.
+
+    ``runner_for(model, scale)`` returns a runner, or raises ``VsrError`` (e.g. no shipped
+    weights), in which case that column records the reason.
+    """
+    from ..errors import VsrError
+
+    results = []
+    opencv_reason = opencv_unavailable_reason()
+    if opencv_reason is None and (opencv_models_dir is None or not Path(opencv_models_dir).is_dir()):
+        opencv_reason = f"OpenCV models folder not found ({opencv_models_dir})"
+    for dataset, hr_dir in datasets.items():
+        for scale in scales:
+            methods, skipped = {"bicubic": bicubic_method}, {}
+            for model in models:
+                try:
+                    methods[f"vsr-{model}"] = model_method(runner_for(model, scale))
+                except VsrError as exc:
+                    skipped[f"vsr-{model}"] = str(exc)
+            for algorithm in ("espcn", "fsrcnn"):
+                label = f"opencv-{algorithm}"
+                if opencv_reason:
+                    skipped[label] = opencv_reason
+                    continue
+                try:
+                    methods[label] = OpenCvSuperRes(algorithm, scale, opencv_models_dir).method
+                except FileNotFoundError as exc:
+                    skipped[label] = str(exc)
+            scored = evaluate_methods(protocol_pairs(hr_dir, scale), methods, scale, progress=progress)
+            published_cells = {m: published_figure(published, m, dataset, scale) for m in ("bicubic", "espcn", "msrn")}
+            results.append(
+                {
+                    "dataset": dataset,
+                    "scale": scale,
+                    "images": len(scored["images"]),
+                    "mean": scored["mean"],
+                    "skipped": skipped,
+                    "published": {k: v for k, v in published_cells.items() if v is not None},
+                    "per_image": scored["images"],
+                    "shipped_weights": {m: (find_shipped(m, scale) or {}).get("sha256") for m in models},
+                }
+            )
+    return {"results": results, "published_sources": published.get("sources", {})}
+
+
+def quality_markdown(report: dict) -> str:
+    """One table: rows = dataset x scale, columns = methods (measured) and published figures."""
+    columns: list[str] = []
+    for r in report["results"]:
+        for m in list(r["mean"]) + list(r["skipped"]):
+            if m not in columns:
+                columns.append(m)
+    pub_columns = sorted({m for r in report["results"] for m in r["published"]})
+    head = ["set", "scale"] + columns + [f"paper {m}" for m in pub_columns]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    notes = {}
+    for r in report["results"]:
+        cells = [r["dataset"], f"x{r['scale']}"]
+        for m in columns:
+            if m in r["mean"]:
+                cells.append(f"{r['mean'][m]['psnr']:.2f} / {r['mean'][m]['ssim']:.4f}")
+            else:
+                notes.setdefault(m, r["skipped"].get(m, "not run"))
+                cells.append("n/a*")
+        for m in pub_columns:
+            p = r["published"].get(m)
+            cells.append("" if p is None else (f"{p['psnr']:.2f}" + (f" / {p['ssim']:.4f}" if p["ssim"] is not None else "")))
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("Y-PSNR (dB) / Y-SSIM, BT.601 Y, LR by MATLAB-compatible bicubic, `scale` pixels shaved.")
+    for m, reason in notes.items():
+        lines.append(f"\n\\* {m}: {reason}")
+    return "\n".join(lines) + "\n"
