@@ -3,6 +3,20 @@
 The Python API the command line wraps::
 
     import vsr
-    vsr.upscale_path("in.png", "out.png", model="espcn", scale=3)
+    runner = vsr.prepare_runner("espcn", scale=3)      # shipped weights, fastest backend here
+    vsr.upscale_path("in.png", "out.png", runner)      # an image, a folder, or a video
 """
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # Lazy, so `import vsr` stays light: the video pipeline pulls in PyAV.
+    if name == "upscale_video":
+        from .video import upscale_video
+
+        return upscale_video
+    if name in ("prepare_runner", "upscale_path"):
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'vsr' has no attribute {name!r}")

@@ -1,0 +1,158 @@
+"""The live loop: newest frame wins, skipped frames are counted, keys act, errors come home."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vsr.errors import InputError, WeightsError
+from vsr.preview.live import LivePreview
+from vsr.preview.sources import SourceFrame
+
+
+class FakeSource:
+    """``count`` frames numbered in their first pixel, one every ``interval_s``; ``fail_at`` raises."""
+
+    live = False
+    name = "fake"
+
+    def __init__(self, count=40, interval_s=0.0, fail_at=None, h=12, w=16):
+        self.count, self.interval_s, self.fail_at = count, interval_s, fail_at
+        self.h, self.w = h, w
+        self.read_count = 0
+        self.closed = False
+
+    def read(self):
+        if self.read_count == self.fail_at:
+            raise InputError("fake: cannot decode")
+        if self.read_count >= self.count:
+            return None
+        time.sleep(self.interval_s)
+        rgb = np.full((self.h, self.w, 3), 100, np.uint8)
+        rgb[0, 0] = self.read_count
+        self.read_count += 1
+        return SourceFrame(rgb, None, time.monotonic())
+
+    def restart_clock(self):
+        pass
+
+    def close(self):
+        self.closed = True
+
+
+class FakeRunner:
+    """Nearest-neighbour "model" that takes ``delay_s`` per frame and remembers each frame's first Y."""
+
+    device, precision = "cpu", "fp32"
+
+    def __init__(self, scale=2, delay_s=0.0, name="fake"):
+        self.scale, self.delay_s, self.name = scale, delay_s, name
+        self.seen = []
+
+    def run(self, batch):
+        time.sleep(self.delay_s)
+        self.seen.append(float(batch[0, 0, 0]))
+        return batch.repeat(self.scale, axis=1).repeat(self.scale, axis=2)
+
+
+def run_to_end(preview, timeout=10):
+    preview.start()
+    assert preview.wait(timeout), "preview did not finish"
+    preview.stop()
+    preview.raise_error()
+    return preview.stats()
+
+
+def test_slow_model_shows_the_newest_frame_and_counts_the_rest_as_skipped():
+    source, runner = FakeSource(count=60, interval_s=0.002), FakeRunner(delay_s=0.03)
+    stats = run_to_end(LivePreview(source, runner, "fake"))
+    assert stats.skipped > 0
+    assert stats.frames + stats.skipped == 60  # every captured frame was either shown or counted
+    assert len(runner.seen) == stats.frames
+    assert runner.seen[-1] == pytest.approx((16 + 219 * 59 / 255) / 255, abs=1e-5)  # the source's last frame is shown
+    assert source.closed
+
+
+def test_fast_model_shows_every_frame_of_a_paced_source():
+    stats = run_to_end(LivePreview(FakeSource(count=12, interval_s=0.04), FakeRunner(), "fake"))
+    assert (stats.frames, stats.skipped) == (12, 0)
+    assert stats.fps > 0 and stats.latency_ms >= 0
+    assert stats.input_size == (16, 12) and stats.output_size == (32, 24)
+    assert stats.ended
+
+
+def test_source_error_reaches_the_caller():
+    preview = LivePreview(FakeSource(count=10, fail_at=3), FakeRunner(), "fake")
+    preview.start()
+    assert preview.wait(5)
+    preview.stop()
+    with pytest.raises(InputError, match="cannot decode"):
+        preview.raise_error()
+
+
+def test_pause_holds_the_picture_and_q_quits():
+    preview = LivePreview(FakeSource(count=10_000, interval_s=0.005), FakeRunner(), "fake").start()
+    assert preview.view(timeout=5) is not None
+    assert preview.handle_key(" ") == "paused"
+    time.sleep(0.05)
+    frames = preview.stats().frames
+    time.sleep(0.2)
+    assert preview.stats().frames == frames and preview.stats().paused
+    assert preview.handle_key(" ") == "resumed"
+    time.sleep(0.2)
+    assert preview.stats().frames > frames
+    preview.handle_key("q")
+    assert preview.wait(2)
+    preview.stop()
+
+
+def test_m_cycles_models_and_a_model_that_cannot_load_is_passed_over():
+    second = FakeRunner(name="fake")
+
+    def load(name):
+        if name == "broken":
+            raise WeightsError("no broken weights ship with vsr")
+        return second
+
+    preview = LivePreview(FakeSource(count=10_000, interval_s=0.005), FakeRunner(), "first", load_runner=load, models=["first", "second", "broken"]).start()
+    try:
+        preview.handle_key("m")
+        deadline = time.monotonic() + 5
+        while preview.stats().model != "second" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert preview.stats().model == "second"
+        preview.handle_key("m")
+        deadline = time.monotonic() + 5
+        while "broken" not in preview.stats().message and time.monotonic() < deadline:
+            time.sleep(0.02)
+        stats = preview.stats()
+        assert stats.model == "second" and "no broken weights" in stats.message
+    finally:
+        preview.stop()
+
+
+def test_snapshot_saves_both_halves_as_png(tmp_path):
+    preview = LivePreview(FakeSource(count=10_000, interval_s=0.005), FakeRunner(scale=3), "fake", snapshot_dir=tmp_path).start()
+    try:
+        assert preview.view(timeout=5) is not None
+        done = preview.handle_key("s")
+    finally:
+        preview.stop()
+    saved = list(tmp_path.glob("*.png"))
+    assert done.startswith("saved") and len(saved) == 1
+    assert Image.open(saved[0]).size == (2 * 3 * 16, 3 * 12)
+
+
+def test_view_follows_layout_and_split_keys():
+    preview = LivePreview(FakeSource(count=10_000, interval_s=0.005), FakeRunner(), "fake").start()
+    try:
+        key, picture = preview.view(timeout=5)
+        assert picture.shape == (24, 64, 3)
+        assert preview.handle_key("v") == "layout split"
+        key, picture = preview.view(key, timeout=5)
+        assert picture.shape == (24, 32, 3)
+        assert preview.handle_key("]") == "split at 0.55"
+    finally:
+        preview.stop()

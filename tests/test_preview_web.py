@@ -1,0 +1,175 @@
+"""`vsr preview --web` run as a user runs it, headless, from a small file: stream, stats, page."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import REPO
+from tests.preview_clip import make_clip
+from vsr.preview.web import parse_address
+
+W, H, SCALE = 64, 48, 2
+CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium") or "", shutil.which("chromium-browser") or "") if p and Path(p).exists()), None)
+
+
+class PreviewProcess:
+    """``vsr preview ... --web 127.0.0.1:0`` in a subprocess; ``url`` is read from its first line."""
+
+    def __init__(self, *args: str):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "vsr", "preview", *map(str, args), "--web", "127.0.0.1:0"],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        )
+        self.lines: list[str] = []
+        self._got_url = threading.Event()
+        threading.Thread(target=self._drain, daemon=True).start()
+        if not self._got_url.wait(60):
+            self.stop()
+            raise AssertionError(f"no URL from vsr preview: {self.lines}")
+        self.url = re.search(r"http://\S+/", self.lines[0])[0]
+
+    def _drain(self):
+        for line in self.proc.stderr:
+            self.lines.append(line.rstrip("\n"))
+            self._got_url.set()
+        self._got_url.set()
+
+    def stop(self, sig=signal.SIGINT) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise
+
+
+def get(url: str, timeout: float = 10) -> bytes:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return response.read()
+
+
+def stats_when(preview: PreviewProcess, ready, timeout: float = 20) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        stats = json.loads(get(preview.url + "stats"))
+        if ready(stats) or time.monotonic() > deadline:
+            return stats
+        time.sleep(0.2)
+
+
+def mjpeg_frames(url: str, count: int) -> list[bytes]:
+    """The first ``count`` JPEG parts of a multipart/x-mixed-replace stream."""
+    frames = []
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.headers.get_content_type() == "multipart/x-mixed-replace"
+        boundary = response.headers.get_param("boundary")
+        while len(frames) < count:
+            line = response.readline().strip()
+            if not line:
+                continue
+            assert line == f"--{boundary}".encode(), line
+            headers = {}
+            while (line := response.readline().strip()):
+                name, _, value = line.decode().partition(":")
+                headers[name.lower()] = value.strip()
+            assert headers["content-type"] == "image/jpeg"
+            frames.append(response.read(int(headers["content-length"])))
+    return frames
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("clip") / "clip.mkv", W, H, frames=30, fps=30)
+
+
+@pytest.fixture(scope="module")
+def preview(clip, espcn_weights):
+    process = PreviewProcess("--source", clip, "--loop", "--scale", SCALE, "--weights", espcn_weights[SCALE])
+    yield process
+    process.stop()
+
+
+def test_stream_delivers_jpeg_frames_of_both_halves_side_by_side(preview):
+    frames = mjpeg_frames(preview.url + "stream.mjpg", 3)
+    for jpeg in frames:
+        picture = Image.open(io.BytesIO(jpeg))
+        assert picture.format == "JPEG"
+        assert picture.size == (2 * SCALE * W, SCALE * H)
+        picture.load()  # decodes completely: a valid JPEG
+
+
+def test_stats_report_a_running_preview(preview):
+    stats = stats_when(preview, lambda s: s["fps"] > 0 and s["frames"] >= 5)
+    assert stats["fps"] > 0 and stats["frames"] >= 5
+    assert (stats["model"], stats["backend"], stats["scale"]) == ("espcn", "torch", SCALE)
+    assert stats["input_size"] == [W, H] and stats["output_size"] == [SCALE * W, SCALE * H]
+    assert stats["latency_ms"] > 0
+
+
+def test_page_links_the_stream_and_the_stats(preview):
+    page = get(preview.url).decode()
+    assert 'src="/stream.mjpg"' in page and '"/stats"' in page
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here (CI installs Debian's chromium package)")
+def test_page_in_headless_chromium_shows_both_halves(preview, tmp_path):
+    stats_when(preview, lambda s: s["frames"] >= 2)
+    shot = tmp_path / "page.png"
+    subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--force-device-scale-factor=1", f"--user-data-dir={tmp_path / 'profile'}",
+         f"--screenshot={shot}", "--window-size=600,400", preview.url],
+        capture_output=True, timeout=60, check=True,
+    )
+    rgb = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    green = (g > r + 40) & (g > b + 40)  # the clip is saturated green; the page is grey
+    rows, cols = np.nonzero(green)
+    assert rows.size, "the picture is not on the page"
+    top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    assert abs((right - left) - 2 * SCALE * W) <= 4 and abs((bottom - top) - SCALE * H) <= 4, (left, right, top, bottom)
+    middle = left + SCALE * W
+    for half in (green[top:bottom, left:middle], green[top:bottom, middle:right]):
+        assert half.mean() > 0.5  # each half is filled with the picture
+
+
+@pytest.mark.parametrize("text, address", [("8080", ("127.0.0.1", 8080)), ("0.0.0.0:9000", ("0.0.0.0", 9000)), ("[::1]:0", ("::1", 0)), ("localhost:81", ("localhost", 81))])
+def test_parse_address(text, address):
+    assert parse_address(text) == address
+
+
+def test_preview_ends_with_its_source(tmp_path, espcn_weights):
+    short = make_clip(tmp_path / "short.mkv", W, H, frames=10, fps=30)
+    process = PreviewProcess("--source", short, "--weights", espcn_weights[2])
+    assert process.proc.wait(30) == 0
+    time.sleep(0.1)
+    summary = re.search(r"(\d+) frames in all, .* (\d+) skipped", process.lines[-1])
+    assert summary and int(summary[1]) + int(summary[2]) == 10, process.lines
+
+
+def test_ctrl_c_stops_cleanly_with_a_summary(preview):
+    """Runs last in this file: it ends the shared preview."""
+    assert preview.stop(signal.SIGINT) == 0
+    time.sleep(0.1)
+    assert "Traceback" not in "\n".join(preview.lines)
+    assert re.search(r"\d+ frames in all", preview.lines[-1]), preview.lines

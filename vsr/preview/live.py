@@ -1,0 +1,359 @@
+"""The live loop: capture and super-resolution on their own threads, the newest frame wins.
+
+The capture thread reads the source at its own pace and leaves each frame in a one-frame slot; the
+super-resolution thread takes whatever frame is in the slot when it is free. A frame replaced
+before it was taken is *skipped* and counted: a live view may skip, a file written by
+``vsr upscale`` never does. Front ends (window, web page) ask for the newest composed picture with
+:meth:`LivePreview.view` and forward the user's keys to :meth:`LivePreview.handle_key`.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..backends.base import Runner
+from ..errors import OutputError, VsrError
+from .compose import LAYOUTS, compose, side_by_side
+from .frame_sr import FrameUpscaler
+from .sources import Source, SourceFrame
+from .stats import PreviewStats, RateMeter
+
+KEYS = {
+    "q": "quit",
+    " ": "pause / resume",
+    "s": "save a PNG snapshot of both halves",
+    "m": "next model",
+    "v": "side by side / split line",
+    "[": "split line left",
+    "]": "split line right",
+}
+
+
+@dataclass(frozen=True)
+class _Result:
+    bicubic: np.ndarray
+    cnn: np.ndarray
+    frame: SourceFrame
+    model: str
+
+
+class LivePreview:
+    """A source super-resolved live by ``runner``.
+
+    ``model`` names the runner's model; ``models`` are the names ``m`` cycles through, each made
+    by ``load_runner(name)`` when first chosen (a model that fails to load is reported on screen and
+    passed over). ``layout`` is "side" or "split", ``split`` the line's position in [0, 1], and
+    snapshots go to ``snapshot_dir``.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        runner: Runner,
+        model: str,
+        load_runner: Callable[[str], Runner] | None = None,
+        models: Sequence[str] = (),
+        layout: str = "side",
+        split: float = 0.5,
+        snapshot_dir: str | Path = ".",
+    ):
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, not {layout!r}")
+        self.source = source
+        self.snapshot_dir = Path(snapshot_dir)
+        self._runners = {model: runner}
+        self._upscaler = FrameUpscaler(runner)
+        self._model = model
+        self._load_runner = load_runner
+        self._models = list(models) or [model]
+        if model not in self._models:
+            self._models.insert(0, model)
+        self._layout = layout
+        self._split = split
+
+        self._cond = threading.Condition()
+        self._pending: SourceFrame | None = None  # the slot: newest captured frame not yet taken
+        self._result: _Result | None = None
+        self._seq = 0  # bumps with each finished picture
+        self._view_version = 0  # bumps when the layout or split changes
+        self._view_cache: tuple[tuple[int, int], np.ndarray] | None = None
+        self._requested_model: str | None = None
+        self._paused = False
+        self._source_ended = False
+        self._stopping = False
+        self._finished = threading.Event()
+        self._error: BaseException | None = None
+        self._message = ""
+
+        self._skipped = 0
+        self._frames = 0
+        self._sr_meter = RateMeter()
+        self._capture_meter = RateMeter()
+        self._threads = [
+            threading.Thread(target=self._guard, args=(self._capture_loop,), name="vsr-preview-capture", daemon=True),
+            threading.Thread(target=self._guard, args=(self._sr_loop,), name="vsr-preview-sr", daemon=True),
+        ]
+
+    # --- life cycle -------------------------------------------------------------------------
+
+    def start(self) -> "LivePreview":
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop both threads and close the source; safe to call more than once."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        for thread in self._threads:
+            if thread.is_alive() and thread is not threading.current_thread():
+                thread.join(timeout=5.0)
+        # A capture thread still blocked in read() (a stalled stream) must not have its source
+        # closed under it; it is a daemon thread and ends with the process.
+        if not self._threads[0].is_alive():
+            self.source.close()
+        self._finished.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """True once the preview is over: the source ended and its last frame shown, quit, or failed."""
+        return self._finished.wait(timeout)
+
+    @property
+    def finished(self) -> bool:
+        return self._finished.is_set()
+
+    def raise_error(self) -> None:
+        """Re-raise, in the caller's thread, what stopped a worker thread (if anything did)."""
+        if self._error is not None:
+            raise self._error
+
+    def _guard(self, loop: Callable[[], None]) -> None:
+        try:
+            loop()
+        except BaseException as exc:  # handed to the main thread by raise_error()
+            self._error = exc
+            self._finish()
+
+    def _finish(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._finished.set()
+
+    # --- the two threads ----------------------------------------------------------------------
+
+    def _capture_loop(self) -> None:
+        while True:
+            with self._cond:
+                # A file waits while paused; a camera keeps being drained, so it resumes on a fresh picture.
+                while self._paused and not self.source.live and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+            frame = self.source.read()
+            with self._cond:
+                if frame is None:
+                    self._source_ended = True
+                    self._cond.notify_all()
+                    return
+                if self._paused:
+                    continue
+                if self._pending is not None:
+                    self._skipped += 1
+                self._pending = frame
+                self._capture_meter.tick(now=frame.captured_at)
+                self._cond.notify_all()
+
+    def _sr_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not (self._stopping or self._pending is not None or self._requested_model or self._source_ended):
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                if self._pending is None and not self._requested_model:
+                    break  # source ended and every frame it gave is shown
+                frame, self._pending = self._pending, None
+                requested, self._requested_model = self._requested_model, None
+            if requested:
+                self._switch_model(requested)
+                if frame is None and self._result is not None:
+                    frame = self._result.frame  # paused: show the same picture through the new model
+            if frame is None:
+                continue
+            bicubic, cnn = self._upscaler.upscale(frame.rgb)
+            done = time.monotonic()
+            with self._cond:
+                self._result = _Result(bicubic, cnn, frame, self._model)
+                self._seq += 1
+                self._frames += 1
+                self._sr_meter.tick((done - frame.captured_at) * 1000.0, now=done)
+                self._cond.notify_all()
+        self._finish()
+
+    def _switch_model(self, name: str) -> None:
+        self._set_message(f"loading {name}")
+        try:
+            runner = self._runners.get(name) or self._load_runner(name)
+        except VsrError as exc:
+            self._set_message(f"{name}: {exc}")
+            return
+        if runner.scale != self._upscaler.scale:
+            self._set_message(f"{name}: x{runner.scale} does not match x{self._upscaler.scale}")
+            return
+        self._runners[name] = runner
+        self._upscaler = FrameUpscaler(runner)
+        self._model = name
+        self._set_message("")
+
+    def _set_message(self, text: str) -> None:
+        with self._cond:
+            self._message = text
+            self._view_version += 1
+            self._cond.notify_all()
+
+    # --- what front ends call -----------------------------------------------------------------
+
+    def stats(self) -> PreviewStats:
+        with self._cond:
+            runner = self._upscaler.runner
+            result = self._result
+            in_size = (result.frame.rgb.shape[1], result.frame.rgb.shape[0]) if result else None
+            out_size = (result.cnn.shape[1], result.cnn.shape[0]) if result else None
+            return PreviewStats(
+                fps=round(self._sr_meter.rate(), 2),
+                source_fps=round(self._capture_meter.rate(), 2),
+                latency_ms=round(self._sr_meter.mean(), 1),
+                skipped=self._skipped,
+                frames=self._frames,
+                model=self._model,
+                backend=runner.name,
+                device=runner.device,
+                precision=runner.precision,
+                scale=runner.scale,
+                input_size=in_size,
+                output_size=out_size,
+                layout=self._layout,
+                paused=self._paused,
+                ended=self._source_ended,
+                message=self._message,
+            )
+
+    def view(self, after: tuple[int, int] | None = None, timeout: float | None = None) -> tuple[tuple[int, int], np.ndarray] | None:
+        """(key, picture) of the newest composed picture, once its key differs from ``after``.
+
+        Blocks up to ``timeout`` seconds for one; None on timeout or when the preview is over.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while True:
+                key = (self._seq, self._view_version)
+                if self._result is not None and key != after:
+                    break
+                if self._finished.is_set() or self._stopping:
+                    return None
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return None
+                self._cond.wait(remaining)
+            if self._view_cache is not None and self._view_cache[0] == key:
+                return self._view_cache
+            result, layout, split = self._result, self._layout, self._split
+        status = self.stats().status_line()
+        picture = compose(result.bicubic, result.cnn, layout, split, labels=("bicubic", f"{result.model} x{self._upscaler.scale}"), status=status)
+        with self._cond:
+            self._view_cache = (key, picture)
+        return key, picture
+
+    def handle_key(self, key: str) -> str:
+        """Act on one of :data:`KEYS`; returns what was done, for the front end to show or print."""
+        if key == "q":
+            self.quit()
+            return "quit"
+        if key == " ":
+            return "paused" if self.toggle_pause() else "resumed"
+        if key == "s":
+            try:
+                return f"saved {self.snapshot()}"
+            except VsrError as exc:  # a failed snapshot is reported; the preview goes on
+                self._set_message(str(exc))
+                return str(exc)
+        if key == "m":
+            return f"switching to {self.cycle_model()}"
+        if key == "v":
+            return f"layout {self.toggle_layout()}"
+        if key and key in "[]":
+            return f"split at {self.move_split(-0.05 if key == '[' else 0.05):.2f}"
+        return ""
+
+    def quit(self) -> None:
+        self._finish()
+
+    def toggle_pause(self) -> bool:
+        with self._cond:
+            self._paused = not self._paused
+            if not self._paused:
+                self.source.restart_clock()
+            self._view_version += 1
+            self._cond.notify_all()
+            return self._paused
+
+    def cycle_model(self) -> str:
+        with self._cond:
+            name = self._models[(self._models.index(self._model) + 1) % len(self._models)]
+            if len(self._models) > 1 and self._load_runner is not None:
+                self._requested_model = name
+                self._cond.notify_all()
+            return name
+
+    def toggle_layout(self) -> str:
+        with self._cond:
+            self._layout = LAYOUTS[(LAYOUTS.index(self._layout) + 1) % len(LAYOUTS)]
+            self._view_version += 1
+            self._cond.notify_all()
+            return self._layout
+
+    def set_split(self, split: float) -> float:
+        """Put the split line at ``split`` x width (clamped to [0, 1])."""
+        with self._cond:
+            self._split = min(max(float(split), 0.0), 1.0)
+            self._view_version += 1
+            self._cond.notify_all()
+            return self._split
+
+    def move_split(self, delta: float) -> float:
+        return self.set_split(self._split + delta)
+
+    @property
+    def layout(self) -> str:
+        return self._layout
+
+    def split_from_x(self, x: int, picture_width: int) -> float:
+        """The split position for a click at column ``x`` of the composed picture."""
+        return self.set_split(x / max(picture_width, 1)) if self._layout == "split" else self._split
+
+    def snapshot(self) -> Path:
+        """Save the newest bicubic and CNN halves side by side, without overlay, as a PNG."""
+        from PIL import Image
+
+        with self._cond:
+            result = self._result
+        if result is None:
+            raise OutputError("no picture to save yet")
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")[:-3]
+        path = self.snapshot_dir / f"vsr-preview-{result.model}-x{self._upscaler.scale}-{stamp}.png"
+        try:
+            self.snapshot_dir.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(side_by_side(result.bicubic, result.cnn)).save(path)
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot write snapshot ({exc.strerror or exc})") from None
+        self._set_message(f"saved {path.name}")
+        return path
+
