@@ -1,0 +1,154 @@
+"""`vsr upscale` on videos, run as a user runs it: pipes, bad inputs, Ctrl-C."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import av
+import numpy as np
+import pytest
+
+from tests.conftest import REPO, assert_cli_error, assert_one_line_error, run_vsr
+from tests.video_clips import leftovers, probe, write_clip
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bad")
+    (folder / "text.mp4").write_text("this is not a video\n" * 50)
+    (folder / "empty.mkv").write_bytes(b"")
+    y4m = write_clip(folder / "cut.y4m", frames=3)
+    y4m.write_bytes(y4m.read_bytes()[:-200])
+    mkv = write_clip(folder / "cut.mkv", frames=30)
+    mkv.write_bytes(mkv.read_bytes()[: mkv.stat().st_size // 2])
+    with av.open(str(folder / "sound.m4a"), "w") as out:
+        stream = out.add_stream("aac", rate=48000)
+        stream.layout = "stereo"
+        for i in range(3):
+            frame = av.AudioFrame.from_ndarray(np.zeros((2, 1024), np.float32), format="fltp", layout="stereo")
+            frame.sample_rate, frame.pts = 48000, i * 1024
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    avi = write_clip(folder / "alien.avi", codec="mpeg4", frames=2)
+    avi.write_bytes(avi.read_bytes().replace(b"FMP4", b"QQQQ"))
+    (folder / "none.y4m").write_bytes(b"YUV4MPEG2 W32 H24 F25:1 Ip A1:1 C420jpeg\n")
+    write_clip(folder / "alpha.mkv", codec="ffv1", pix_fmt="yuva420p", frames=2)
+    write_clip(folder / "good.y4m", frames=2)
+    return folder
+
+
+BAD_INPUTS = {
+    "not a video": ("text.mp4", "not a video file"),
+    "empty file": ("empty.mkv", "empty file"),
+    "truncated y4m": ("cut.y4m", "truncated"),
+    "truncated mkv": ("cut.mkv", "truncated"),
+    "no video stream": ("sound.m4a", "no video stream"),
+    "unknown codec": ("alien.avi", "cannot decode"),
+    "zero frames": ("none.y4m", "no frames"),
+    "unsupported pixel format": ("alpha.mkv", "pixel format yuva420p"),
+}
+BAD_OUTPUTS = {
+    "missing directory": ("missing-dir/out.mp4", [], "output directory does not exist"),
+    "unknown extension": ("out.avi", [], "cannot write video with extension .avi"),
+    "codec y4m cannot hold": ("out.y4m", ["--codec", "libx264"], "uncompressed"),
+    "unwritable directory": (None, [], "not writable"),
+}
+
+
+@pytest.fixture(scope="module")
+def bad_runs(bad_inputs, espcn_weights, tmp_path_factory):
+    """Every bad-input and bad-output command, run at once (each is a fresh interpreter)."""
+    jobs = {}
+    for case, (name, _) in BAD_INPUTS.items():
+        out = tmp_path_factory.mktemp("out")
+        jobs[case] = (out, ["upscale", bad_inputs / name, out / "out.mp4", "--weights", espcn_weights[2]])
+    for case, (target, flags, _) in BAD_OUTPUTS.items():
+        out = tmp_path_factory.mktemp("out")
+        if target is None:
+            locked = out / "locked"
+            locked.mkdir()
+            locked.chmod(0o555)
+            # root may write anywhere; /proc refuses new files even to root.
+            target = locked / "out.mp4" if not os.access(locked, os.W_OK) else "/proc/vsr-test-out.mp4"
+        else:
+            target = out / target
+        jobs[case] = (out, ["upscale", bad_inputs / "good.y4m", target, *flags, "--weights", espcn_weights[2]])
+    out = tmp_path_factory.mktemp("out")
+    jobs["stdin not y4m"] = (out, ["upscale", "-", "-", "--weights", espcn_weights[2]])
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = {
+            case: pool.submit(run_vsr, *args, input=b"hello" if case == "stdin not y4m" else None)
+            for case, (_, args) in jobs.items()
+        }
+        results = {case: (jobs[case][0], future.result()) for case, future in futures.items()}
+    for out, _ in results.values():
+        for folder in out.rglob("*"):
+            if folder.is_dir():
+                folder.chmod(0o755)
+    return results
+
+
+def files_under(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_gives_one_line_and_leaves_nothing(bad_runs, case):
+    out, result = bad_runs[case]
+    assert_one_line_error(result, BAD_INPUTS[case][1])
+    assert files_under(out) == []
+
+
+@pytest.mark.parametrize("case", sorted(BAD_OUTPUTS))
+def test_bad_output_gives_one_line_and_leaves_nothing(bad_runs, case):
+    out, result = bad_runs[case]
+    assert_one_line_error(result, BAD_OUTPUTS[case][2])
+    assert files_under(out) == []
+
+
+def test_y4m_through_stdin_and_stdout(espcn_weights, tmp_path):
+    clip = write_clip(tmp_path / "in.y4m", frames=5, width=30, height=18)
+    result = run_vsr("upscale", "-", "-", "--weights", espcn_weights[2], input=clip.read_bytes())
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout.startswith(b"YUV4MPEG2 W60 H36 F25:1")
+    (tmp_path / "out.y4m").write_bytes(result.stdout)
+    info = probe(tmp_path / "out.y4m")
+    assert (info["frames"], info["width"], info["height"]) == (5, 60, 36)
+    assert b"\n" not in result.stderr.strip() or result.stderr == b""
+
+
+def test_not_y4m_on_stdin_is_one_line(bad_runs):
+    out, result = bad_runs["stdin not y4m"]
+    assert_one_line_error(result, "stdin: not a y4m stream")
+    assert result.stdout == b""
+
+
+def test_existing_output_needs_y(bad_inputs, espcn_weights, tmp_path, cli):
+    target = tmp_path / "out.mkv"
+    target.write_bytes(b"keep me")
+    assert_cli_error(cli("upscale", bad_inputs / "good.y4m", target, "--weights", espcn_weights[2]), "already exists")
+    assert target.read_bytes() == b"keep me"
+    code, stderr = cli("upscale", bad_inputs / "good.y4m", target, "-y", "--weights", espcn_weights[2])
+    assert code == 0 and stderr.strip() == f"wrote {target}"
+    assert probe(target)["frames"] == 2
+
+
+def test_ctrl_c_stops_cleanly_and_leaves_nothing(espcn_weights, tmp_path):
+    clip = write_clip(tmp_path / "long.y4m", frames=150, width=160, height=120)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vsr", "upscale", str(clip), str(tmp_path / "out.mkv"), "--weights", str(espcn_weights[2]), "--batch", "1"],
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    deadline = time.monotonic() + 60
+    while not any(p.name.endswith(".vsr-part") for p in tmp_path.iterdir()):
+        assert process.poll() is None and time.monotonic() < deadline, "the job ended before it could be interrupted"
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert stderr.decode().strip() == "vsr: interrupted"
+    assert leftovers(tmp_path, {"long.y4m"}) == []

@@ -1,0 +1,11 @@
+"""Video super-resolution: PyAV decode -> luma through the model -> PyAV encode.
+
+One module per job: :mod:`~vsr.video.reader` (open and decode), :mod:`~vsr.video.frames` (frames
+<-> float planes), :mod:`~vsr.video.chroma` (chroma upscaling), :mod:`~vsr.video.writer` (container,
+encoder, tags), :mod:`~vsr.video.passthrough` (audio, subtitles, chapters, metadata),
+:mod:`~vsr.video.pipeline` (the concurrent pipeline) and :mod:`~vsr.video.stages` (stage timing).
+"""
+from .pipeline import VideoResult, upscale_video
+from .stages import STAGES, StageTimes
+
+__all__ = ["upscale_video", "VideoResult", "StageTimes", "STAGES"]

@@ -1,0 +1,526 @@
+"""``upscale_video``: decode -> super-resolve -> encode, concurrently, every frame kept.
+
+Three stages run at once, joined by small bounded queues so memory stays flat however long the
+video is:
+
+1. a *decode* thread demuxes and decodes (PyAV), and turns each frame into float planes
+   (``to_tensor``); other streams' packets ride along with the next frame, so the writer muxes them
+   in their original interleaving;
+2. the calling thread runs the model on batches of luma planes (``sr``); it is the main thread
+   under the CLI, so Ctrl-C arrives there and stops everything;
+3. an *encode* thread upscales chroma, builds the output frame (``to_frame``), encodes and muxes it
+   with the carried packets (``encode``), and updates the progress bar.
+
+Each frame keeps its own pts and duration (VFR stays VFR); the output has exactly as many frames
+as the input. (Files whose timestamps follow the packets rather than the pictures, such as AVI with
+packed B-frames, get their own timestamps back in presentation order: see ``_next_timestamp``.) The output is written to a hidden temporary file beside the target and renamed over
+it only when complete; any error, or Ctrl-C, removes it. :class:`~vsr.video.stages.StageTimes`
+records the time of each stage for benchmarks.
+"""
+from __future__ import annotations
+
+import heapq
+import os
+import queue
+import secrets
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import av
+import numpy as np
+
+from ..errors import ConfigError, InputError, OutputError
+from .chroma import ChromaUpscaler
+from .ffmpeg_log import captured_ffmpeg_log
+from .frames import InputPlan, PixelLayout, luma_from_model, luma_to_model, make_frame, plan_input, read_planes
+from .reader import VideoReader
+from .stages import StageTimes
+from .writer import Y4M, VideoSpec, VideoWriter, choose_encoder, choose_layout, output_format
+
+if TYPE_CHECKING:  # the pipeline takes any runner; importing the backends would import torch
+    from ..backends.base import Runner
+
+# Frames per model call when not given: a few small frames per call, one large one. The model's
+# activations dominate memory (ESPCN: 64 float channels per input pixel, ~0.5 kB), so the budget is
+# in input pixels: 500k is ~250 MB of activations; batching helps a GPU far more than a CPU.
+_BATCH_PIXELS = 500_000
+_MAX_AUTO_BATCH = 8
+# Decoded frames held back to hand out their timestamps in increasing order (see _next_timestamp).
+_REORDER_WINDOW = 4
+_POLL_S = 0.1
+# Frames looked at before the encoder is set up, to tell constant from variable frame rate.
+_LOOKAHEAD_FRAMES = 8
+_REORDERING_ENCODERS = {"libx264", "libx265", "h264_nvenc", "hevc_nvenc"}
+_JOIN_TIMEOUT_S = 5.0
+
+
+@dataclass
+class VideoResult:
+    """What :func:`upscale_video` did: where, how many frames, how fast, what it had to change."""
+
+    target: str
+    frames: int
+    codec: str
+    pix_fmt: str
+    width: int
+    height: int
+    notes: list[str] = field(default_factory=list)
+    stages: StageTimes = field(default_factory=StageTimes)
+
+    @property
+    def fps(self) -> float:
+        return self.stages.fps()
+
+
+@dataclass
+class _Picture:
+    """One frame between stages: timing, planes (luma: model domain, chroma: normalised), packets."""
+
+    index: int
+    pts: int
+    duration: int | None
+    luma: np.ndarray
+    chroma: np.ndarray | None
+    packets: list
+
+
+@dataclass
+class _End:
+    packets: list
+
+
+@dataclass
+class _FirstFrame:
+    plan: InputPlan
+    width: int
+    height: int
+    color_primaries: int
+    color_trc: int
+    display_matrix: tuple[int, ...] | None
+
+
+class _Stopped(Exception):
+    """Raised inside a stage when another stage failed or the job was interrupted."""
+
+
+class _Channel:
+    """A bounded queue whose waits give up as soon as the job is stopping."""
+
+    def __init__(self, size: int, stop: threading.Event):
+        self._queue: queue.Queue = queue.Queue(maxsize=size)
+        self._stop = stop
+
+    def put(self, item) -> None:
+        while True:
+            if self._stop.is_set():
+                raise _Stopped
+            try:
+                self._queue.put(item, timeout=_POLL_S)
+                return
+            except queue.Full:
+                pass
+
+    def get(self):
+        while True:
+            if self._stop.is_set():
+                raise _Stopped
+            try:
+                return self._queue.get(timeout=_POLL_S)
+            except queue.Empty:
+                pass
+
+    def get_nowait(self):
+        try:
+            return self._queue.get_nowait()
+        except queue.Empty:
+            return None
+
+
+class _Worker(threading.Thread):
+    def __init__(self, name: str, work: Callable[[], None], stop: threading.Event):
+        super().__init__(name=name, daemon=True)
+        self._work, self._stop_event = work, stop
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._work()
+        except _Stopped:
+            pass
+        except BaseException as exc:  # handed to the main thread, which raises it
+            self.error = exc
+            self._stop_event.set()
+
+
+def _print_warning(message: str) -> None:
+    print(f"vsr: warning: {message}", file=sys.stderr)
+
+
+def _check_target(target: Path, overwrite: bool, source: str) -> None:
+    if target.is_dir():
+        raise OutputError(f"{target}: is a directory")
+    if target.exists() and not overwrite:
+        raise OutputError(f"{target}: already exists (use -y to overwrite)")
+    parent = target.parent
+    if not parent.is_dir():
+        raise OutputError(f"{parent}: output directory does not exist")
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"{parent}: output directory is not writable")
+    if source != "-" and target.exists() and os.path.samefile(source, target):
+        raise OutputError(f"{target}: is the input; write the output elsewhere")
+
+
+def _create_temp(target: Path) -> Path:
+    """An empty hidden file beside ``target`` (same filesystem, so the final rename is atomic)."""
+    for _ in range(10):
+        temp = target.parent / f".{target.name}.{secrets.token_hex(4)}.vsr-part"
+        try:
+            fd = os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)  # 0o666: the umask applies, as for any new file
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise OutputError(f"{target.parent}: output directory is not writable ({exc.strerror})") from None
+        os.close(fd)
+        return temp
+    raise OutputError(f"{target.parent}: cannot create a temporary file")
+
+
+def _display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
+    for side_data in frame.side_data:
+        if side_data.type.name == "DISPLAYMATRIX":
+            matrix = tuple(np.frombuffer(bytes(side_data), dtype="<i4").tolist())
+            identity = (65536, 0, 0, 0, 65536, 0, 0, 0, 1 << 30)
+            return None if matrix == identity else matrix
+    return None
+
+
+def _is_variable_rate(pictures: list) -> bool:
+    """True when the gaps between the first frames' timestamps differ by more than rounding."""
+    times = [p.pts for p in pictures if isinstance(p, _Picture)]
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    return bool(gaps) and max(gaps) - min(gaps) > 1
+
+
+def upscale_video(
+    source: str | os.PathLike,
+    target: str | os.PathLike,
+    runner: Runner,
+    overwrite: bool = False,
+    codec: str | None = None,
+    crf: int | None = None,
+    preset: str | None = None,
+    pix_fmt: str | None = None,
+    batch: int | None = None,
+    quiet: bool = False,
+    *,
+    stages: StageTimes | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> VideoResult:
+    """Upscale the video ``source`` into ``target`` with ``runner``; ``-`` means y4m on stdin/stdout.
+
+    ``codec``, ``crf``, ``preset``, ``pix_fmt``: encoder settings (see :mod:`vsr.video.writer`);
+    ``batch``: frames per model call (default: by frame size); ``quiet``: no progress bar (it is
+    shown only when stderr is a terminal anyway). ``stages`` collects per-stage times; ``warn``
+    receives the one warning line, if any (default: printed to stderr).
+
+    Raises InputError, OutputError or ConfigError with a one-line message; on any error or
+    interruption nothing is left at ``target``.
+    """
+    if batch is not None and batch < 1:
+        raise ConfigError("--batch must be at least 1")
+    source, target = str(source), str(target)
+    format_name = output_format(target)
+    encoder = choose_encoder(format_name, codec, crf, preset)
+    if target != "-":
+        _check_target(Path(target), overwrite, source)
+    job = _Job(source, target, runner, format_name, encoder, pix_fmt, batch, quiet, stages or StageTimes(), warn or _print_warning)
+    with captured_ffmpeg_log() as log:
+        return job.run(log)
+
+
+class _Job:
+    """The state of one run of the pipeline (threads, queues, files), and its cleanup."""
+
+    def __init__(self, source, target, runner, format_name, encoder, pix_fmt, batch, quiet, stages, warn):
+        self.source, self.target, self.runner = source, target, runner
+        self.format_name, self.encoder, self.pix_fmt = format_name, encoder, pix_fmt
+        self.batch, self.quiet, self.stages, self.warn = batch, quiet, stages, warn
+        self.stop = threading.Event()
+        self.workers: list[_Worker] = []
+        self.reader = self.writer = self.bar = None
+        self.temp: Path | None = None
+        self.first: _FirstFrame | None = None
+        self.retimed = 0
+        self.lookahead: list = []
+        self.frames_out = 0
+        self.last_pts: int | None = None
+        self.last_duration: int | None = None
+
+    # -- orchestration -------------------------------------------------------------------------
+
+    def run(self, log: list) -> VideoResult:
+        start = time.perf_counter()
+        try:
+            result = self._run(log)
+        except BaseException as exc:
+            self.stop.set()
+            alive = self._join_workers()
+            self._discard(closing=not alive)
+            error = next((w.error for w in self.workers if w.error is not None), None)
+            if isinstance(exc, _Stopped) and error is not None:
+                raise error from None
+            raise
+        finally:
+            if self.reader is not None and not any(w.is_alive() for w in self.workers):
+                self.reader.close()
+        self.stages.wall_s = time.perf_counter() - start
+        return result
+
+    def _join_workers(self) -> bool:
+        for worker in self.workers:
+            worker.join(_JOIN_TIMEOUT_S)
+        return any(w.is_alive() for w in self.workers)
+
+    def _discard(self, closing: bool) -> None:
+        if self.bar is not None:
+            self.bar.leave = False
+            self.bar.close()
+        if self.writer is not None and closing:
+            self.writer.abort()
+        if self.temp is not None:
+            try:
+                self.temp.unlink()
+            except FileNotFoundError:
+                pass
+
+    def _start(self, name: str, work: Callable[[], None]) -> None:
+        worker = _Worker(name, work, self.stop)
+        self.workers.append(worker)
+        worker.start()
+
+    def _raise_worker_error(self) -> None:
+        for worker in self.workers:
+            if worker.error is not None:
+                raise worker.error
+
+    def _run(self, log: list) -> VideoResult:
+        self.reader = VideoReader(self.source, log)
+        info = self.reader.info
+        self.batch = self.batch or max(1, min(_MAX_AUTO_BATCH, _BATCH_PIXELS // max(1, info.width * info.height)))
+        self.decoded = _Channel(2 * self.batch, self.stop)
+        self.upscaled = _Channel(2 * self.batch, self.stop)
+        self._start("vsr-decode", self._decode_loop)
+        self._read_ahead()
+        in_layout, out_layout, upscaler, notes = self._open_output(log)
+        self._open_progress(info.frames)
+        self._start("vsr-encode", lambda: self._encode_loop(in_layout, out_layout, upscaler))
+
+        self._super_resolve()
+        for worker in self.workers:
+            while worker.is_alive():
+                worker.join(_POLL_S)  # short waits, so Ctrl-C is seen
+        self._raise_worker_error()
+        if self.bar is not None:
+            self.bar.close()
+        if self.temp is not None:
+            os.replace(self.temp, self.target)
+            self.temp = None
+        if self.retimed:
+            self.warn(f"{self.retimed} frames had no usable timestamp and were placed just after the previous one")
+        return VideoResult(
+            target=self.target,
+            frames=self.writer.frames_written,
+            codec=self.encoder.name,
+            pix_fmt=out_layout.pix_fmt,
+            width=self.writer.spec.width,
+            height=self.writer.spec.height,
+            notes=notes,
+            stages=self.stages,
+        )
+
+    def _read_ahead(self) -> None:
+        """Wait for the first frames: the output is set up from them (size, format, frame rate)."""
+        first = self.decoded.get()
+        if isinstance(first, _End):
+            self.workers[0].join()
+            self._raise_worker_error()
+            raise InputError(f"{self.reader.name}: the video stream has no frames")
+        self.lookahead = [first]
+        while len(self.lookahead) < _LOOKAHEAD_FRAMES and not isinstance(self.lookahead[-1], _End):
+            self.lookahead.append(self.decoded.get())
+        if _is_variable_rate(self.lookahead) and self.format_name in ("mp4", "mov") and self.encoder.name in _REORDERING_ENCODERS:
+            # MP4 times samples by decode-time deltas; with B-frames the encoder's DTS trail the
+            # PTS by a number of *frames*, which for uneven gaps makes the track shorter than the
+            # video in FFmpeg-based players. Without reordering, DTS = PTS and every gap is kept.
+            self.encoder = replace(self.encoder, options={**self.encoder.options, "bf": "0"})
+
+    def _open_output(self, log: list):
+        """Choose the output layout, open the writer (temporary file) and the chroma upscaler."""
+        info, facts, s = self.reader.info, self.first, self.runner.scale
+        out_w, out_h = s * facts.width, s * facts.height
+        in_layout = facts.plan.layout
+        out_layout, note = choose_layout(self.encoder, in_layout, out_w, out_h, self.pix_fmt)
+        spec = VideoSpec(
+            width=out_w,
+            height=out_h,
+            layout=out_layout,
+            time_base=info.time_base,
+            frame_rate=info.frame_rate,
+            color_primaries=facts.color_primaries,
+            color_trc=facts.color_trc,
+            colorspace=facts.plan.colorspace,
+            color_range=facts.plan.color_range,
+            sample_aspect_ratio=info.sample_aspect_ratio,
+            display_matrix=facts.display_matrix,
+        )
+        if self.target == "-":
+            file, name = sys.stdout.buffer, "stdout"
+        else:
+            self.temp = _create_temp(Path(self.target))
+            file, name = str(self.temp), self.target
+        self.writer = VideoWriter(file, self.format_name, self.encoder, spec, reader=self.reader, log=log, name=name)
+        notes = ([note] if note else []) + self.writer.notes
+        if notes:
+            self.warn("; ".join(notes))
+        upscaler = None
+        if not in_layout.is_grey and not out_layout.is_grey:
+            out_siting = "center" if self.format_name == Y4M else "left"
+            upscaler = ChromaUpscaler(s, in_layout.chroma_shift, out_layout.chroma_shift, info.chroma_siting, out_siting)
+        return in_layout, out_layout, upscaler, notes
+
+    def _open_progress(self, total: int | None) -> None:
+        if self.quiet:
+            return
+        from tqdm import tqdm
+
+        # disable=None: shown only on a terminal, so logs and pipes get no carriage-return noise.
+        self.bar = tqdm(total=total, unit="frame", desc="upscale", file=sys.stderr, disable=None, dynamic_ncols=True)
+
+    # -- stages --------------------------------------------------------------------------------
+
+    def _decode_loop(self) -> None:
+        reader, stages = self.reader, self.stages
+        items = reader.items()
+        packets: list = []
+        # Frames wait here a moment for their timestamp: see _next_timestamp.
+        window: deque = deque()
+        stamps: list[int] = []
+        while True:
+            with stages.measure("decode"):
+                item = next(items, None)
+            if item is None:
+                break
+            if isinstance(item, av.Packet):
+                packets.append(item)
+                continue
+            frame = item
+            if self.first is None:
+                plan = plan_input(frame, reader.name)
+                self.first = _FirstFrame(plan, frame.width, frame.height, frame.color_primaries, frame.color_trc, _display_matrix(frame))
+            elif (frame.width, frame.height) != (self.first.width, self.first.height):
+                raise InputError(
+                    f"{reader.name}: the picture size changes at frame {self.frames_out + len(window)} "
+                    f"({self.first.width}x{self.first.height} -> {frame.width}x{frame.height}); not supported"
+                )
+            stamp = frame.pts if frame.pts is not None else frame.dts
+            if stamp is not None:
+                heapq.heappush(stamps, stamp)
+            window.append((frame, packets))
+            packets = []
+            if len(window) > _REORDER_WINDOW:
+                self._emit(*window.popleft(), stamps)
+        while window:
+            self._emit(*window.popleft(), stamps)
+        self.decoded.put(_End(packets))
+
+    def _next_timestamp(self, stamps: list[int]) -> int:
+        """The smallest timestamp among the frames in the window: frames leave the decoder in
+        presentation order, so they take the window's timestamps in increasing order.
+
+        This is a no-op for well-formed input. It repairs AVI and other files whose
+        timestamps follow the packets rather than the pictures (MPEG-4 "packed B-frames": 1, 2,
+        3, 5, 4, 6, ...), which FFmpeg's best-effort timestamp also only half repairs. Every input
+        timestamp is used once; none is invented unless a frame has none at all.
+        """
+        stamp = heapq.heappop(stamps) if stamps else None
+        last = self.last_pts
+        if stamp is None or (last is not None and stamp <= last):
+            stamp = 0 if last is None else last + (self.last_duration or 1)
+            self.retimed += 1
+        return stamp
+
+    def _emit(self, frame: av.VideoFrame, packets: list, stamps: list[int]) -> None:
+        plan = self.first.plan
+        with self.stages.measure("to_tensor"):
+            luma, chroma = read_planes(frame, plan)
+            luma = luma_to_model(luma, plan.layout.full_range)
+        pts = self._next_timestamp(stamps)
+        duration = frame.duration or None
+        self.last_pts, self.last_duration = pts, duration
+        self.decoded.put(_Picture(self.frames_out, pts, duration, luma, chroma, packets))
+        self.frames_out += 1
+
+    def _next_picture(self, wait: bool = True):
+        if self.lookahead:
+            return self.lookahead.pop(0)
+        return self.decoded.get() if wait else self.decoded.get_nowait()
+
+    def _super_resolve(self) -> None:
+        runner, stages = self.runner, self.stages
+        s = runner.scale
+        while True:
+            item = self._next_picture()
+            if isinstance(item, _End):
+                self.upscaled.put(item)
+                return
+            batch = [item]
+            end = None
+            while len(batch) < self.batch:
+                more = self._next_picture(wait=False)
+                if more is None:
+                    break
+                if isinstance(more, _End):
+                    end = more
+                    break
+                batch.append(more)
+            with stages.measure("sr"):
+                out = runner.run(np.stack([p.luma for p in batch]))
+            h, w = batch[0].luma.shape
+            if out.shape != (len(batch), s * h, s * w):
+                raise ConfigError(f"the {runner.name} runner returned {out.shape} for {len(batch)} frames of {w}x{h} at x{s}")
+            for picture, luma in zip(batch, out):
+                picture.luma = luma
+                self.upscaled.put(picture)
+            if end is not None:
+                self.upscaled.put(end)
+                return
+
+    def _encode_loop(self, in_layout: PixelLayout, out_layout: PixelLayout, upscaler: ChromaUpscaler | None) -> None:
+        writer, stages = self.writer, self.stages
+        while True:
+            item = self.upscaled.get()
+            with stages.measure("encode"):
+                for packet in item.packets:
+                    writer.carry(packet)
+            if isinstance(item, _End):
+                with stages.measure("encode"):
+                    writer.close()
+                return
+            with stages.measure("to_frame"):
+                luma = luma_from_model(item.luma, in_layout.full_range)
+                chroma = None
+                if upscaler is not None and item.chroma is not None:
+                    height, width = luma.shape
+                    chroma = upscaler(item.chroma, out_layout.chroma_size(width, height))
+                frame = make_frame(luma, chroma, out_layout)
+            with stages.measure("encode"):
+                writer.write(frame, item.pts, item.duration)
+            stages.frames += 1
+            if self.bar is not None:
+                self.bar.update(1)
