@@ -31,6 +31,33 @@ def add_parser(sub) -> None:
     add_backend_flags(q)
     q.set_defaults(handler=run_quality)
 
+    sp = kinds.add_parser(
+        "speed",
+        help="fps of the real pipeline, per stage",
+        description="Run the real upscale pipeline and report fps per stage (decode, frame->tensor, SR, "
+        "tensor->frame+chroma, encode), end to end, and the pipeline efficiency. Give --input (any video; "
+        "e.g. Xiph y4m sequences), --size WxH (synthetic frames), or --suite 4k "
+        "(1920x1080 x2, 1280x720 x3, 960x540 x4, 3840x2160 x2).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    src = sp.add_mutually_exclusive_group(required=True)
+    src.add_argument("--input", action="append", help="video file (repeatable)")
+    src.add_argument("--size", action="append", help="synthetic frames of this size, e.g. 3840x2160 (repeatable)")
+    src.add_argument("--suite", choices=("4k",), help="the 4K-frames suite (synthetic)")
+    sp.add_argument("--model", default="espcn")
+    sp.add_argument("--scale", type=int, default=2, choices=(2, 3, 4), help="scale for --input/--size")
+    sp.add_argument("--weights", help="weights instead of the shipped ones")
+    sp.add_argument("--frames", type=int, help="frames per run (synthetic: default 10; --input: first N frames, as raw y4m)")
+    sp.add_argument("--warmup", type=int, default=1, help="model calls before timing")
+    sp.add_argument("--repeats", type=int, default=3, help="runs per case; the median is reported with the spread")
+    sp.add_argument("--batch", type=int, help="frames per model call")
+    sp.add_argument("--codec", help="encoder (default libx264)")
+    sp.add_argument("--preset", help="encoder preset")
+    sp.add_argument("--json", help="result file (default bench/results/speed-<time>.json)")
+    sp.add_argument("--no-plot", action="store_true")
+    add_backend_flags(sp)
+    sp.set_defaults(handler=run_speed)
+
 
 def run_quality(args: argparse.Namespace) -> int:
     from ..api import prepare_runner
@@ -65,6 +92,56 @@ def run_quality(args: argparse.Namespace) -> int:
     print(f"wrote {json_path} and {md_path}", file=sys.stderr)
     if not args.no_plot:
         png = plot_quality_gain(report, json_path.with_suffix(".png"))
+        if png:
+            print(f"wrote {png}", file=sys.stderr)
+    return 0
+
+
+def run_speed(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from ..api import prepare_runner
+    from ..benchmark.report import default_output, write_report
+    from ..benchmark.speed import SUITE_4K, clip_prefix, measure_clip, parse_size, plot_speed, speed_markdown, synthetic_clip
+    from ..errors import InputError
+
+    if args.repeats < 1 or args.warmup < 0 or (args.frames is not None and args.frames < 1):
+        raise InputError("--repeats and --frames must be at least 1, --warmup at least 0")
+    cases = []  # (kind, value, scale)
+    if args.suite:
+        cases = [("size", (w, h), s) for w, h, s in SUITE_4K]
+    elif args.size:
+        cases = [("size", parse_size(text), args.scale) for text in args.size]
+    else:
+        for path in args.input:
+            if not Path(path).is_file():
+                raise InputError(f"{path}: no such file")
+        cases = [("input", Path(p), args.scale) for p in args.input]
+    runners = {}
+    results = []
+    with tempfile.TemporaryDirectory(prefix="vsr-bench-clips-") as tmp:
+        for i, (kind, value, scale) in enumerate(cases):
+            if scale not in runners:
+                runners[scale] = prepare_runner(args.model, scale, args.weights, args.backend, args.device, args.precision, args.threads)
+            if kind == "size":
+                clip = synthetic_clip(Path(tmp), value[0], value[1], args.frames or 10)
+            else:
+                clip = clip_prefix(value, Path(tmp), args.frames) if args.frames else value
+            label = f"{value[0]}x{value[1]}" if kind == "size" else value.name
+            print(f"[{i + 1}/{len(cases)}] {label} x{scale} ...", file=sys.stderr, flush=True)
+            result = measure_clip(clip, runners[scale], repeats=args.repeats, warmup=args.warmup, codec=args.codec, preset=args.preset, batch=args.batch)
+            if kind == "input":
+                result["input"] = str(value)
+            else:
+                result["input"] = f"synthetic {value[0]}x{value[1]}"
+            results.append(result)
+    report = {"benchmark": "speed", "model": args.model, "repeats": args.repeats, "warmup": args.warmup, "results": results}
+    markdown = speed_markdown(report)
+    json_path, md_path = write_report(report, args.json or default_output("speed"), "vsr " + " ".join(args.argv), markdown)
+    print(markdown)
+    print(f"wrote {json_path} and {md_path}", file=sys.stderr)
+    if not args.no_plot:
+        png = plot_speed(report, json_path.with_suffix(".png"))
         if png:
             print(f"wrote {png}", file=sys.stderr)
     return 0

@@ -1,0 +1,173 @@
+"""``vsr bench speed``: frames per second of the real pipeline, stage by stage.
+
+Each run is :func:`vsr.video.upscale_video` itself (decode, frame -> tensor, super-resolution,
+tensor -> frame with chroma, encode, concurrently), timed by its :class:`StageTimes`. Reported per
+stage: fps of the stage alone and its share of the summed stage time; end to end: fps; and the
+pipeline efficiency, end-to-end fps / slowest stage's fps (1.0 means the overlap hides everything
+but the bottleneck).
+"""
+from __future__ import annotations
+
+import statistics
+import tempfile
+from pathlib import Path
+
+import av
+import numpy as np
+
+from ..backends.base import Runner
+from ..errors import InputError
+from ..video import StageTimes, upscale_video
+from ..video.stages import STAGES
+
+#: The "4K frames" suite: (input width, height, scale); outputs reach 3840x2160 (or 7680x4320).
+SUITE_4K = ((1920, 1080, 2), (1280, 720, 3), (960, 540, 4), (3840, 2160, 2))
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise InputError(f"--size must look like 1920x1080, not {text!r}") from None
+    if w < 1 or h < 1:
+        raise InputError(f"--size must be positive, not {text!r}")
+    return w, h
+
+
+def synthetic_clip(folder: Path, width: int, height: int, frames: int, rate: int = 25) -> Path:
+    """A raw y4m of moving, textured frames (so the encoder does real work), yuv420p."""
+    path = folder / f"synthetic_{width}x{height}_{frames}.y4m"
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    texture = rng.integers(0, 40, (height, width), dtype=np.uint8)
+    with av.open(str(path), "w", format="yuv4mpegpipe") as out:
+        stream = out.add_stream("rawvideo", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for i in range(frames):
+            luma = (128 + 60 * np.sin((xx + 7 * i) / 37.0) * np.cos((yy - 5 * i) / 23.0)).astype(np.uint8) + texture
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(luma), format="gray").reformat(format="yuv420p")
+            frame.pts = i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
+def clip_prefix(source: Path, folder: Path, frames: int) -> Path:
+    """The first ``frames`` frames of ``source`` as raw y4m (decode is then raw-y4m decode)."""
+    path = folder / f"prefix_{frames}.y4m"
+    with av.open(str(source)) as src, av.open(str(path), "w", format="yuv4mpegpipe") as out:
+        vin = src.streams.video[0]
+        stream = out.add_stream("rawvideo", rate=vin.average_rate or 25)
+        stream.width, stream.height, stream.pix_fmt = vin.codec_context.width, vin.codec_context.height, "yuv420p"
+        for i, frame in enumerate(src.decode(vin)):
+            if i >= frames:
+                break
+            converted = frame.reformat(format="yuv420p")
+            converted.pts = i
+            out.mux(stream.encode(converted))
+        out.mux(stream.encode(None))
+    return path
+
+
+def _warm_up(runner: Runner, width: int, height: int, frames: int) -> None:
+    plane = np.random.default_rng(1).random((1, height, width), dtype=np.float32)
+    for _ in range(frames):
+        runner.run(plane)
+
+
+def _input_size(path: Path) -> tuple[int, int, int]:
+    try:
+        with av.open(str(path)) as c:
+            s = c.streams.video[0]
+            frames = s.frames or sum(1 for _ in c.decode(s))
+            return s.codec_context.width, s.codec_context.height, frames
+    except (av.error.FFmpegError, IndexError) as exc:
+        raise InputError(f"{path}: not a video vsr can read ({exc})") from None
+
+
+def measure_clip(source: Path, runner: Runner, repeats: int = 3, warmup: int = 1, codec: str | None = None,
+                 preset: str | None = None, batch: int | None = None) -> dict:
+    """Run the pipeline ``repeats`` times on ``source``; the median run's stages, and the spread."""
+    width, height, frames = _input_size(source)
+    _warm_up(runner, width, height, warmup)
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="vsr-bench-") as tmp:
+        for i in range(repeats):
+            stages = StageTimes()
+            target = Path(tmp) / f"out{i}.mkv"
+            upscale_video(source, target, runner, overwrite=True, codec=codec, preset=preset, batch=batch, quiet=True, stages=stages)
+            runs.append(stages.as_dict())
+    fps_values = [r["fps"] for r in runs]
+    median = sorted(runs, key=lambda r: r["fps"])[len(runs) // 2]
+    stage_fps = {s: median["stage_fps"][s] for s in STAGES}
+    busy = sum(median["stage_s"].values())
+    slowest = min((v for v in stage_fps.values() if v), default=None)
+    return {
+        "input": str(source),
+        "input_size": [width, height],
+        "output_size": [width * runner.scale, height * runner.scale],
+        "scale": runner.scale,
+        "frames": median["frames"],
+        "fps": median["fps"],
+        "fps_runs": fps_values,
+        "fps_spread": [min(fps_values), max(fps_values)],
+        "fps_stdev": statistics.pstdev(fps_values) if len(fps_values) > 1 else 0.0,
+        "stage_fps": stage_fps,
+        "stage_share": {s: (median["stage_s"][s] / busy if busy else None) for s in STAGES},
+        "stage_ms_per_frame": median["stage_ms_per_frame"],
+        "slowest_stage": min(stage_fps, key=lambda s: stage_fps[s] or float("inf")),
+        "pipeline_efficiency": (median["fps"] / slowest) if slowest else None,
+        "runner": {"backend": runner.name, "device": runner.device, "precision": runner.precision},
+    }
+
+
+def speed_markdown(report: dict) -> str:
+    head = ["input", "in → out", "backend", "frames", "e2e fps (min–max)"] + [f"{s} fps" for s in STAGES] + ["bottleneck", "efficiency"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in report["results"]:
+        cells = [
+            Path(r["input"]).name,
+            f"{r['input_size'][0]}×{r['input_size'][1]} → {r['output_size'][0]}×{r['output_size'][1]} (x{r['scale']})",
+            f"{r['runner']['backend']} {r['runner']['device']} {r['runner']['precision']}",
+            str(r["frames"]),
+            f"{r['fps']:.2f} ({r['fps_spread'][0]:.2f}–{r['fps_spread'][1]:.2f})",
+        ]
+        cells += [f"{r['stage_fps'][s]:.1f} ({100 * r['stage_share'][s]:.0f}%)" if r["stage_fps"][s] else "–" for s in STAGES]
+        cells += [r["slowest_stage"], f"{r['pipeline_efficiency']:.2f}" if r["pipeline_efficiency"] else "–"]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("Stage fps = frames / seconds that stage worked (stages overlap in threads); (share of summed stage time). "
+                 "Efficiency = end-to-end fps / slowest stage's fps. e2e fps is the median of the repeats.")
+    return "\n".join(lines) + "\n"
+
+
+def plot_speed(report: dict, png_path: str | Path) -> Path | None:
+    """fps against input megapixels, one line per backend and scale."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    groups: dict[str, list] = {}
+    for r in report["results"]:
+        key = f"{r['runner']['backend']} {r['runner']['device']} {r['runner']['precision']}"
+        groups.setdefault(key, []).append((r["input_size"][0] * r["input_size"][1] / 1e6, r["fps"], r["scale"]))
+    for key, points in groups.items():
+        points.sort()
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=key)
+        for mp, fps, s in points:
+            ax.annotate(f"x{s}", (mp, fps), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("input megapixels")
+    ax.set_ylabel("end-to-end fps")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=100)
+    plt.close(fig)
+    return Path(png_path)
+
