@@ -9,6 +9,13 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config):
+    # Exported ONNX graphs go to a throwaway cache, not the user's ~/.cache (subprocesses inherit it).
+    import tempfile
+
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="vsr-test-cache-")
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 

@@ -103,7 +103,7 @@ def clip(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def preview(clip, espcn_weights):
-    process = PreviewProcess("--source", clip, "--loop", "--scale", SCALE, "--weights", espcn_weights[SCALE])
+    process = PreviewProcess("--source", clip, "--loop", "--scale", SCALE, "--weights", espcn_weights[SCALE], "--backend", "torch")
     yield process
     process.stop()
 

@@ -17,7 +17,7 @@ def prepare_runner(
     weights: str | os.PathLike | None = None,
     backend: str = "auto",
     device: str | None = None,
-    precision: str = "fp32",
+    precision: str | None = None,
     threads: int | None = None,
 ) -> Runner:
     """Load ``model`` x``scale`` (shipped weights unless ``weights`` is given) onto a backend."""

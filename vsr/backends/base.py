@@ -2,7 +2,9 @@
 
 A *backend* is a small frozen dataclass of the knobs that matter (device, precision, threads); its
 ``build(model)`` returns a *runner* that turns a batch of luma planes into upscaled planes. Callers
-(image, video, eval, bench) only ever see runners.
+(image, video, eval, bench) only ever see runners, and get them from
+:func:`vsr.backends.build_runner`, which adds tiling and the fp16 guard around the backend's own
+runner (see ``tiling.py`` and ``guard.py``).
 """
 from __future__ import annotations
 
@@ -10,12 +12,17 @@ from typing import Protocol
 
 import numpy as np
 
+PRECISIONS = ("fp32", "fp16", "bf16")
+
 
 class Runner(Protocol):
     """A model made ready on one device.
 
     ``run`` takes (N, H, W) float32 luma in [0, 1] (8- or 10-bit code values already divided by
-    their maximum) and returns (N, s*H, s*W) float32, not clipped.
+    their maximum) and returns (N, s*H, s*W) float32, not clipped. When ``out`` is given (a
+    C-contiguous float32 array of that shape) the result is written into it and ``out`` is
+    returned: a caller that recycles its output arrays saves the cost of touching fresh memory on
+    every frame (large, on virtual machines).
     """
 
     name: str
@@ -23,7 +30,19 @@ class Runner(Protocol):
     precision: str
     scale: int
 
-    def run(self, batch: np.ndarray) -> np.ndarray: ...
+    def run(self, batch: np.ndarray, out: np.ndarray | None = None) -> np.ndarray: ...
+
+    def accepts(self, shape: tuple[int, int, int]) -> bool:
+        """Whether one call may take a batch of this (N, H, W) shape (else the caller tiles)."""
+        ...
+
+    def stats(self) -> dict:
+        """Counters a user may want reported (fp32 recomputes, tiled frames, out-of-memory retries)."""
+        ...
+
+
+class OutOfMemory(RuntimeError):
+    """A device ran out of memory for this batch; the tiler retries it in smaller tiles."""
 
 
 def check_batch(batch: np.ndarray) -> np.ndarray:
@@ -33,3 +52,21 @@ def check_batch(batch: np.ndarray) -> np.ndarray:
     if batch.ndim != 3:
         raise ValueError(f"a batch of luma planes is (N, H, W); got shape {batch.shape}")
     return np.ascontiguousarray(batch, dtype=np.float32)
+
+
+def output_for(batch: np.ndarray, scale: int, out: np.ndarray | None) -> np.ndarray:
+    """``out`` checked against ``batch`` (or a new array): where a runner writes its result."""
+    n, h, w = batch.shape
+    shape = (n, scale * h, scale * w)
+    if out is None:
+        return np.empty(shape, np.float32)
+    if out.shape != shape or out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise ValueError(f"out must be C-contiguous float32 {shape}; got {out.dtype} {out.shape}")
+    return out
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception as one short line, for warnings and error messages."""
+    text = str(exc).strip().splitlines()
+    text = text[0] if text else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."

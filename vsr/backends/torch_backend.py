@@ -1,6 +1,7 @@
-"""PyTorch backend: eager inference on CPU (or on CUDA, where present)."""
+"""PyTorch backend: eager inference on CPU, or on CUDA with overlapped copies (``torch_cuda.py``)."""
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -8,51 +9,89 @@ import torch
 import torch.nn as nn
 
 from ..errors import ConfigError
-from .base import check_batch
+from .base import check_batch, output_for
 
-_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 @dataclass(frozen=True)
 class TorchBackend:
-    """Knobs: ``device`` ("cpu", "cuda", "cuda:1"), ``precision`` (fp32, fp16, bf16), ``threads``
-    (CPU intra-op threads; None keeps torch's default), ``channels_last`` (often faster on CPU)."""
+    """PyTorch, on CPU or one CUDA GPU.
+
+    Knobs that matter:
+      - ``device``: "cpu", "cuda" or "cuda:N".
+      - ``precision``: fp32; fp16 or bf16 on CUDA (tensor cores; about twice fp32); bf16 on CPU
+        only where the CPU has bf16 instructions (Zen 3 has not: it is slower there).
+      - ``threads``: CPU intra-op threads (None keeps torch's choice, one per core).
+      - ``channels_last``: NHWC activations. None chooses: on (CUDA, where the tensor-core
+        kernels are NHWC; and CPU, where oneDNN's direct convolutions are faster in it).
+      - ``cuda_graph``: replay the whole network as one CUDA graph per input shape (saves
+        kernel-launch time on small frames; costs memory per shape).
+      - ``compile``: ``torch.compile`` the model (slow first call per shape; CUDA only here).
+    """
 
     device: str = "cpu"
     precision: str = "fp32"
     threads: int | None = None
-    channels_last: bool = False
+    channels_last: bool | None = None
+    cuda_graph: bool = False
+    compile: bool = False
 
     name = "torch"
 
-    def build(self, model: nn.Module) -> "TorchRunner":
-        if self.precision not in _DTYPES:
-            raise ConfigError(f"precision must be one of {', '.join(_DTYPES)}, not {self.precision!r}")
-        if self.device.startswith("cuda") and not torch.cuda.is_available():
-            raise ConfigError("--device cuda asked for, but this torch build sees no CUDA GPU")
-        if self.device == "cpu" and self.precision == "fp16":
+    def check(self) -> None:
+        """Raise :class:`ConfigError` if this combination cannot run here."""
+        if self.precision not in DTYPES:
+            raise ConfigError(f"precision must be one of {', '.join(DTYPES)}, not {self.precision!r}")
+        if self.device.startswith("cuda"):
+            if not torch.cuda.is_available():
+                raise ConfigError(f"--device {self.device} asked for, but this torch build sees no CUDA GPU")
+        elif self.device != "cpu":
+            raise ConfigError(f"device must be cpu, cuda or cuda:N, not {self.device!r}")
+        elif self.precision == "fp16":
             raise ConfigError("fp16 on CPU is not supported by the torch backend; use fp32 or bf16")
+        elif self.cuda_graph or self.compile:
+            raise ConfigError("cuda_graph and compile are CUDA options of the torch backend")
+
+    def build(self, model: nn.Module):
+        self.check()
+        if self.device.startswith("cuda"):
+            from .torch_cuda import TorchCudaRunner
+
+            return TorchCudaRunner(model, self)
         if self.threads:
             torch.set_num_threads(self.threads)
-        return TorchRunner(model, self)
+        return TorchCpuRunner(model, self)
 
 
-class TorchRunner:
+class TorchCpuRunner:
+    """Eager torch on CPU: numpy in and out without copies (``torch.from_numpy``)."""
+
     def __init__(self, model: nn.Module, backend: TorchBackend):
         self.backend = backend
         self.name = backend.name
-        self.device = backend.device
+        self.device = "cpu"
         self.precision = backend.precision
         self.scale = model.scale
-        self._dtype = _DTYPES[backend.precision]
-        memory_format = torch.channels_last if backend.channels_last else torch.contiguous_format
-        self._memory_format = memory_format
-        self.model = model.eval().to(device=backend.device, dtype=self._dtype, memory_format=memory_format)
+        self._dtype = DTYPES[backend.precision]
+        channels_last = True if backend.channels_last is None else backend.channels_last
+        self._memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        # A copy: the caller's model stays as it was (fp32, its own memory format).
+        self.model = copy.deepcopy(model).eval().to(device="cpu", dtype=self._dtype, memory_format=self._memory_format)
+
+    def accepts(self, shape: tuple[int, int, int]) -> bool:
+        return True
+
+    def stats(self) -> dict:
+        return {}
 
     @torch.inference_mode()
-    def run(self, batch: np.ndarray) -> np.ndarray:
+    def run(self, batch: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         batch = check_batch(batch)
-        x = torch.from_numpy(batch)[:, None].to(self.device, self._dtype)
-        x = x.contiguous(memory_format=self._memory_format)
-        y = self.model(x)
-        return y[:, 0].float().cpu().numpy()
+        out = output_for(batch, self.scale, out)
+        x = torch.from_numpy(batch)[:, None]
+        if self._dtype != torch.float32:
+            x = x.to(self._dtype)
+        y = self.model(x.contiguous(memory_format=self._memory_format))
+        torch.from_numpy(out).copy_(y[:, 0])
+        return out

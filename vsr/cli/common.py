@@ -18,7 +18,7 @@ def add_backend_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("backend")
     g.add_argument("--backend", default="auto", choices=BACKEND_NAMES, help="inference engine; auto picks the fastest available")
     g.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
-    g.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"))
+    g.add_argument("--precision", choices=("fp32", "fp16", "bf16"), help="default: fp16 on CUDA, fp32 on CPU")
     g.add_argument("--threads", type=int, help="CPU threads for inference")
 
 

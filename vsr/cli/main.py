@@ -5,9 +5,9 @@ import argparse
 import sys
 
 from ..errors import VsrError
-from . import bench_cmd, eval_cmd, models_cmd, preview_cmd, train_cmd, upscale_cmd
+from . import bench_cmd, eval_cmd, export_cmd, models_cmd, preview_cmd, train_cmd, upscale_cmd
 
-COMMANDS = (upscale_cmd, eval_cmd, train_cmd, bench_cmd, preview_cmd, models_cmd)
+COMMANDS = (upscale_cmd, eval_cmd, train_cmd, bench_cmd, export_cmd, preview_cmd, models_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,217 @@
+"""Speed of the super-resolution core on each backend, on the same frames in one run.
+
+Rows (ESPCN x{scale} on the luma plane, fp32, ``--threads`` threads each):
+
+- ``torch eager``: :class:`vsr.backends.TorchBackend` with NCHW activations;
+- ``torch channels_last``: the same with NHWC activations (the torch backend's CPU default);
+- ``onnxruntime``: :class:`vsr.backends.OnnxRuntimeBackend` (what ``--backend auto`` picks on a CPU);
+- ``opencv dnn_superres``: OpenCV's ``DnnSuperResImpl`` with its own ESPCN x2 (same layer sizes,
+  ReLU for tanh), ``upsample()`` on the uint8 luma plane: what a user of OpenCV would call.
+
+vsr rows go through :func:`vsr.backends.build_runner` (tiling, guards: what vsr itself runs), with
+an output buffer reused across frames as the video pipeline does. Each figure is over ``--repeats``
+timed calls after one warm-up; ``fps`` is from the median call, ``best_fps`` from the fastest, and
+``gflops_per_cpu_s`` divides the work by the process's CPU time (not wall time), which tells the
+kernels' efficiency per core even when other jobs share the machine (peak per core: peak / cores).
+
+Effective GFLOP/s counts the convolutions' multiply-adds (2 FLOPs each) per LR pixel, counted from
+the model itself (ESPCN x2: 2 x (25*64 + 64*32*9 + 32*4*9) = 42 368 FLOP per LR pixel).
+
+Usage::
+
+    python bench/bench_backends.py [--sizes 352x288,1280x720,1920x1080] [--threads 2]
+        [--repeats 5] [--peak-gflops 190] [--json bench/results/backends_<time>.json]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from vsr.backends import OnnxRuntimeBackend, TorchBackend, build_runner, make_backend  # noqa: E402
+from vsr.benchmark.report import write_report  # noqa: E402
+from vsr.models import create_model, load_model  # noqa: E402
+
+OPENCV_MODELS = REPO.parent / "shared" / "data" / "models" / "opencv"
+
+
+def conv_flops_per_lr_pixel(model: nn.Module, probe: int = 24) -> float:
+    """FLOPs (2 per multiply-add) of every Conv2d, per input pixel, measured with forward hooks."""
+    total = 0
+
+    def count(module, inputs, output):
+        nonlocal total
+        k = module.kernel_size[0] * module.kernel_size[1] * module.in_channels // module.groups
+        total += 2 * output.numel() * k
+
+    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    with torch.inference_mode():
+        model(torch.zeros(1, 1, probe, probe))
+    for h in hooks:
+        h.remove()
+    return total / (probe * probe)
+
+
+def load_average() -> list[float]:
+    try:
+        return [float(v) for v in Path("/proc/loadavg").read_text().split()[:3]]
+    except OSError:
+        return []
+
+
+def time_calls(call, repeats: int) -> dict:
+    call()  # warm-up: first-touch of buffers, graph optimisation, oneDNN kernel choice
+    walls, cpus = [], []
+    for _ in range(repeats):
+        w0, c0 = time.perf_counter(), time.process_time()
+        call()
+        walls.append(time.perf_counter() - w0)
+        cpus.append(time.process_time() - c0)
+    return {"median_s": statistics.median(walls), "best_s": min(walls), "cpu_s": statistics.median(cpus)}
+
+
+def vsr_row(model, backend, frame: np.ndarray, repeats: int):
+    runner = build_runner(model, backend)
+    s = model.scale
+    out = np.empty((1, s * frame.shape[0], s * frame.shape[1]), np.float32)
+    batch = frame[None]
+    return time_calls(lambda: runner.run(batch, out=out), repeats), runner.name
+
+
+def opencv_row(scale: int, threads: int, frames_u8: np.ndarray, repeats: int):
+    try:
+        import cv2
+
+        sr = cv2.dnn_superres.DnnSuperResImpl_create()
+    except (ImportError, AttributeError) as exc:
+        return None, f"OpenCV dnn_superres not available ({exc}); pip install 'opencv-contrib-python-headless<5'"
+    cv2.setNumThreads(threads)
+    sr.readModel(str(OPENCV_MODELS / f"ESPCN_x{scale}.pb"))
+    sr.setModel("espcn", scale)
+    return time_calls(lambda: sr.upsample(frames_u8), repeats), f"opencv-{cv2.__version__}"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", default="352x288,1280x720,1920x1080", help="LR frame sizes WxH, comma-separated")
+    p.add_argument("--scale", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--peak-gflops", type=float, default=190.0, help="the CPU's fp32 peak (2 Zen 3 cores: 2 x 2.97 GHz x 32 FLOP/cycle)")
+    p.add_argument("--weights", help="ESPCN weights (default: shipped, else a seeded random init: speed does not depend on them)")
+    p.add_argument("--json", help="result file (default bench/results/backends_<time>.json)")
+    args = p.parse_args(argv)
+
+    torch.manual_seed(0)
+    try:
+        model, weights = load_model("espcn", args.scale, args.weights), args.weights or "shipped"
+    except Exception:
+        model, weights = create_model("espcn", args.scale).eval(), "random init (seed 0)"
+    flops = conv_flops_per_lr_pixel(model)
+    auto = build_runner(model, make_backend("auto", threads=args.threads))
+    methods = {
+        "torch eager": TorchBackend(threads=args.threads, channels_last=False),
+        "torch channels_last": TorchBackend(threads=args.threads, channels_last=True),
+        "onnxruntime": OnnxRuntimeBackend(threads=args.threads),
+    }
+    rng = np.random.default_rng(0)
+    rows, load_before = [], load_average()
+    for size in args.sizes.split(","):
+        w, h = (int(v) for v in size.split("x"))
+        # One frame per size, shared by every row: smooth content, like video luma.
+        frame = np.clip(rng.normal(0.5, 0.15, (h // 8 + 1, w // 8 + 1)).repeat(8, 0).repeat(8, 1)[:h, :w], 0, 1).astype(np.float32)
+        frame += rng.normal(0, 0.02, frame.shape).astype(np.float32)
+        frame = np.clip(frame, 0, 1)
+        frame_u8 = np.round(frame * 255).astype(np.uint8)
+        results = {}
+        for label, backend in methods.items():
+            results[label], _ = vsr_row(model, backend, frame, args.repeats)
+        results["opencv dnn_superres"], note = opencv_row(args.scale, args.threads, frame_u8, args.repeats)
+        for label, t in results.items():
+            if t is None:
+                print(f"{size} {label}: skipped ({note})", file=sys.stderr)
+                continue
+            gflop = flops * w * h / 1e9
+            row = {
+                "size": size,
+                "method": label,
+                "fps": 1 / t["median_s"],
+                "best_fps": 1 / t["best_s"],
+                "gflops": gflop / t["median_s"],
+                "best_gflops": gflop / t["best_s"],
+                "percent_of_peak": 100 * gflop / t["best_s"] / args.peak_gflops,
+                "gflops_per_cpu_s": gflop / t["cpu_s"] if t["cpu_s"] > 0 else None,
+                **t,
+            }
+            rows.append(row)
+            print(f"{size:>10} {label:22} {row['fps']:7.2f} fps (best {row['best_fps']:7.2f})  {row['best_gflops']:6.1f} GFLOP/s best  "
+                  f"{row['gflops_per_cpu_s'] or 0:6.1f} per CPU-s", file=sys.stderr, flush=True)
+    load_after = load_average()
+
+    def best(method, size):
+        return next((r["best_fps"] for r in rows if r["method"] == method and r["size"] == size), None)
+
+    default = {"torch": "torch channels_last"}.get(auto.name, auto.name)
+    ratios = []
+    for size in args.sizes.split(","):
+        ort, eager, cv, dflt = best("onnxruntime", size), best("torch eager", size), best("opencv dnn_superres", size), best(default, size)
+        ratios.append({
+            "size": size,
+            "onnxruntime_vs_torch_eager": ort / eager if ort and eager else None,
+            "default_vs_opencv": dflt / cv if dflt and cv else None,
+        })
+    report = {
+        "model": f"espcn x{args.scale}",
+        "weights": weights,
+        "conv_flops_per_lr_pixel": flops,
+        "threads": args.threads,
+        "peak_gflops": args.peak_gflops,
+        "default_backend": auto.name,
+        "load_average_before": load_before,
+        "load_average_after": load_after,
+        "note": "The machine was shared (training and other benchmarks ran beside this one; see load averages): "
+        "wall-clock figures are lower than on an idle machine; best_* is the least disturbed call and "
+        "gflops_per_cpu_s the per-core efficiency regardless of sharing.",
+        "rows": rows,
+        "ratios": ratios,
+    }
+    out = Path(args.json or REPO / "bench" / "results" / f"backends_{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}.json")
+    command = "python bench/bench_backends.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    json_path, md_path = write_report(report, out, command.strip(), markdown(report))
+    print(markdown(report))
+    print(f"wrote {json_path} and {md_path}", file=sys.stderr)
+    return 0
+
+
+def markdown(report: dict) -> str:
+    lines = [
+        f"ESPCN ({report['model']}, weights: {report['weights']}), fp32, {report['threads']} threads; "
+        f"{report['conv_flops_per_lr_pixel']:.0f} conv FLOP per LR pixel; peak {report['peak_gflops']:.0f} GFLOP/s "
+        f"({report['peak_gflops'] / 2:.0f} per core). Default backend here: {report['default_backend']}. "
+        f"Load average before/after: {report['load_average_before']} / {report['load_average_after']}.",
+        "",
+        "| LR size | method | fps (median) | fps (best) | GFLOP/s (best) | % of peak | GFLOP/s per CPU-second |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in report["rows"]:
+        per_cpu = f"{r['gflops_per_cpu_s']:.1f}" if r["gflops_per_cpu_s"] else "-"
+        lines.append(f"| {r['size']} | {r['method']} | {r['fps']:.2f} | {r['best_fps']:.2f} | {r['best_gflops']:.1f} | {r['percent_of_peak']:.0f} % | {per_cpu} |")
+    lines += ["", "| LR size | onnxruntime / torch eager | default / OpenCV dnn_superres |", "|---|---:|---:|"]
+    for r in report["ratios"]:
+        f = lambda v: f"{v:.2f}x" if v else "-"  # noqa: E731
+        lines.append(f"| {r['size']} | {f(r['onnxruntime_vs_torch_eager'])} | {f(r['default_vs_opencv'])} |")
+    lines += ["", report["note"], ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""ONNX Runtime backend: the exported graph (cached on disk) on the CPU, or on CUDA/TensorRT EPs.
+
+On x86 CPUs with AVX2 or AVX-512, ORT's full graph optimisation rewrites the convolutions into its
+blocked NCHWc layout with the activation fused in; that is what makes it about twice as fast as
+eager torch here (ESPCN x2 on 2 Zen 3 cores: see ``bench/results/backends_*.md``).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch.nn as nn
+
+from ..errors import ConfigError
+from .base import OutOfMemory, check_batch, first_line, output_for
+from .onnx_export import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME, cached_onnx
+
+
+def import_onnxruntime():
+    """The ``onnxruntime`` module, or :class:`ConfigError` saying how to install it."""
+    try:
+        import onnxruntime
+    except ImportError:
+        raise ConfigError("the onnxruntime backend needs ONNX Runtime: pip install 'vsr[onnx]'") from None
+    return onnxruntime
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity mask, which taskset and containers narrow)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class OnnxRuntimeBackend:
+    """ONNX Runtime.
+
+    Knobs that matter:
+      - ``device``: "cpu" (CPU execution provider) or "cuda"/"cuda:N" (TensorRT EP when ORT has
+        it, else the CUDA EP).
+      - ``threads``: intra-op threads; None: one per usable core (ORT's own default counts the
+        machine's cores, ignoring taskset).
+      - ``spin``: let idle worker threads spin between operators. Off by default: ESPCN has five
+        large operators, so spinning saves little (on vs off were within noise here), and a
+        spinning thread takes CPU from the video decoder and encoder running beside it.
+      - ``precision``: fp32; fp16 only through the TensorRT EP.
+      - ``cache_dir``: where exported graphs are kept (default ``~/.cache/vsr``).
+    """
+
+    device: str = "cpu"
+    precision: str = "fp32"
+    threads: int | None = None
+    spin: bool = False
+    opset: int = DEFAULT_OPSET
+    cache_dir: str | None = None
+
+    name = "onnxruntime"
+
+    def providers(self) -> list:
+        """Execution providers to ask for, best first (each one with its options)."""
+        ort = import_onnxruntime()
+        available = ort.get_available_providers()
+        if self.device == "cpu":
+            return ["CPUExecutionProvider"]
+        index = int(self.device.split(":")[1]) if ":" in self.device else 0
+        chosen = []
+        if "TensorrtExecutionProvider" in available:
+            chosen.append(("TensorrtExecutionProvider", {"device_id": index, "trt_fp16_enable": self.precision == "fp16"}))
+        if "CUDAExecutionProvider" in available and self.precision == "fp32":
+            chosen.append(("CUDAExecutionProvider", {"device_id": index}))
+        return chosen
+
+    def check(self) -> None:
+        import_onnxruntime()
+        if self.device != "cpu" and not self.device.startswith("cuda"):
+            raise ConfigError(f"device must be cpu, cuda or cuda:N, not {self.device!r}")
+        if self.device == "cpu" and self.precision != "fp32":
+            raise ConfigError(f"the onnxruntime backend runs fp32 on CPU, not {self.precision}")
+        if self.device.startswith("cuda") and not self.providers():
+            wanted = "the TensorRT execution provider" if self.precision == "fp16" else "the CUDA or TensorRT execution provider"
+            raise ConfigError(f"--device {self.device} with onnxruntime needs {wanted}: pip install onnxruntime-gpu")
+
+    def session_options(self):
+        ort = import_onnxruntime()
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.intra_op_num_threads = self.threads or usable_cores()
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.spin else "0")
+        options.log_severity_level = 3  # errors only: no NCHWc or provider chatter on stderr
+        return options
+
+    def build(self, model: nn.Module) -> "OnnxRuntimeRunner":
+        self.check()
+        ort = import_onnxruntime()
+        path, hit = cached_onnx(model, self.opset, f"onnxruntime-{ort.__version__}", self.cache_dir)
+        return OnnxRuntimeRunner(model.scale, path, hit, self)
+
+
+class OnnxRuntimeRunner:
+    """One inference session; inputs and outputs bound in place (no copies in or out)."""
+
+    def __init__(self, scale: int, path, cache_hit: bool, backend: OnnxRuntimeBackend):
+        ort = import_onnxruntime()
+        self.backend = backend
+        self.name = backend.name
+        self.device = backend.device
+        self.precision = backend.precision
+        self.scale = scale
+        self.onnx_path = path
+        self.cache_hit = cache_hit
+        self.session = ort.InferenceSession(str(path), backend.session_options(), providers=backend.providers())
+        self.providers = self.session.get_providers()
+        self._binding = self.session.io_binding()
+
+    def accepts(self, shape: tuple[int, int, int]) -> bool:
+        return True
+
+    def stats(self) -> dict:
+        return {}
+
+    def run(self, batch: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        batch = check_batch(batch)
+        out = output_for(batch, self.scale, out)
+        binding = self._binding
+        # Bound to the caller's arrays: ORT reads the input and writes the output where they are.
+        binding.bind_cpu_input(INPUT_NAME, batch[:, None])
+        binding.bind_output(OUTPUT_NAME, "cpu", 0, np.float32, (out.shape[0], 1, *out.shape[1:]), out.ctypes.data)
+        try:
+            self.session.run_with_iobinding(binding)
+        except Exception as exc:  # ORT raises its own RuntimeException types
+            if "allocat" in str(exc).lower() or "out of memory" in str(exc).lower():
+                raise OutOfMemory(first_line(exc)) from None
+            raise
+        finally:
+            binding.clear_binding_inputs()
+            binding.clear_binding_outputs()
+        return out

@@ -1,0 +1,227 @@
+"""Choosing a backend, falling back when one fails to build, and wrapping the result.
+
+``auto`` tries, in order: TensorRT on CUDA (if ``tensorrt`` is installed), torch on CUDA, ONNX
+Runtime on CPU (if installed), torch on CPU. Backends that cannot apply (no GPU, package missing,
+precision unsupported) are skipped silently; one that applies but fails to build, or fails its
+first batch, is reported in a single warning line on stderr, naming what was used instead. A backend named explicitly is never
+replaced: if it cannot run, :class:`~vsr.errors.ConfigError` says why.
+
+Every runner handed out is wrapped the same way (here, and only here): the fp16/bf16 guard
+(``guard.py``), then tiling (``tiling.py``).
+"""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from ..errors import ConfigError, VsrError
+from .base import PRECISIONS, check_batch, first_line, output_for
+from .guard import NonFiniteGuard
+from .onnxruntime import OnnxRuntimeBackend
+from .tensorrt import TensorRTBackend
+from .tiling import TiledRunner, activation_bytes_per_pixel, receptive_radius
+from .torch_backend import TorchBackend
+
+BACKENDS = {"tensorrt": TensorRTBackend, "torch": TorchBackend, "onnxruntime": OnnxRuntimeBackend}
+BACKEND_NAMES = ("auto", *BACKENDS)
+
+# Activation memory a CPU runner may use per call; beyond it frames are tiled (8K input, MSRN 4K).
+CPU_MEMORY_BUDGET = 2 << 30
+# Share of the GPU's free memory (at build time) a CUDA runner may plan for.
+GPU_MEMORY_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class AutoBackend:
+    """The fastest backend this machine has for ``device``/``precision`` (None: choose)."""
+
+    device: str | None = None
+    precision: str | None = None
+    threads: int | None = None
+    cache_dir: str | None = None
+
+    name = "auto"
+
+    def candidates(self) -> list:
+        """The backends to try, best first, skipping those that cannot apply here."""
+        cuda = torch.cuda.is_available()
+        device = self.device
+        if device is not None and device != "cpu" and not device.startswith("cuda"):
+            raise ConfigError(f"device must be cpu, cuda or cuda:N, not {device!r}")
+        if device is not None and device.startswith("cuda") and not cuda:
+            raise ConfigError(f"--device {device} asked for, but this torch build sees no CUDA GPU")
+        found = []
+        if cuda and device != "cpu":
+            gpu = device or "cuda"
+            precision = self.precision or "fp16"
+            if precision in ("fp16", "fp32") and importlib.util.find_spec("tensorrt") is not None:
+                found.append(TensorRTBackend(device=gpu, precision=precision, cache_dir=self.cache_dir))
+            found.append(TorchBackend(device=gpu, precision=precision))
+        if self.precision == "fp16" and not found:
+            raise ConfigError("fp16 needs a CUDA GPU; on CPU use fp32 (or bf16 with --backend torch)")
+        if device is None or device == "cpu":
+            # Falling back from a GPU in fp16 means fp32 on the CPU; an explicit bf16 stays bf16 (torch).
+            precision = "bf16" if self.precision == "bf16" else "fp32"
+            if precision == "fp32" and importlib.util.find_spec("onnxruntime") is not None:
+                found.append(OnnxRuntimeBackend(device="cpu", threads=self.threads, cache_dir=self.cache_dir))
+            found.append(TorchBackend(device="cpu", precision=precision, threads=self.threads))
+        return found
+
+
+def make_backend(
+    name: str = "auto",
+    device: str | None = None,
+    precision: str | None = None,
+    threads: int | None = None,
+    cache_dir: str | None = None,
+):
+    """The backend value for a name; ``auto`` picks the fastest one this machine has.
+
+    ``device`` None means a CUDA GPU when there is one; ``precision`` None means fp16 on CUDA and
+    fp32 on CPU. Raises :class:`ConfigError` for a combination that cannot run here.
+    """
+    if name not in BACKEND_NAMES:
+        raise ConfigError(f"unknown backend {name!r}; known: {', '.join(BACKEND_NAMES)}")
+    if precision is not None and precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    if name == "auto":
+        backend = AutoBackend(device=device, precision=precision, threads=threads, cache_dir=cache_dir)
+        backend.candidates()  # impossible device/precision combinations fail here, early
+        return backend
+    if name == "onnxruntime":
+        # ORT's GPU providers come in another wheel (onnxruntime-gpu): without them, the CPU.
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() and OnnxRuntimeBackend(device="cuda").providers() else "cpu"
+        backend = OnnxRuntimeBackend(device=device, precision=precision or "fp32", threads=threads, cache_dir=cache_dir)
+    else:
+        if device is None:
+            device = "cuda" if name == "tensorrt" or torch.cuda.is_available() else "cpu"
+        if precision is None:
+            precision = "fp16" if device.startswith("cuda") else "fp32"
+        if name == "tensorrt":
+            backend = TensorRTBackend(device=device, precision=precision, cache_dir=cache_dir)
+        else:
+            backend = TorchBackend(device=device, precision=precision, threads=threads)
+    backend.check()
+    return backend
+
+
+def _describe(backend) -> str:
+    return f"{backend.name} on {backend.device} ({backend.precision})"
+
+
+def _wrapped(model: nn.Module, backend, max_tile_pixels: int | None):
+    """``backend.build(model)`` with the fp16 guard and tiling around it."""
+    raw = backend.build(model)
+    runner = raw
+    if backend.precision != "fp32":
+        # Redo a non-finite frame with torch in fp32 on the same device: always there, quick to build.
+        runner = NonFiniteGuard(raw, lambda: TorchBackend(device=backend.device, precision="fp32").build(model))
+    limit = max_tile_pixels or tile_limit_pixels(model, raw)
+    return TiledRunner(runner, receptive_radius(model), limit)
+
+
+class FallbackRunner:
+    """The automatic choice: the first candidate that builds *and* runs its first batch.
+
+    Some failures only show on the first call (TensorRT builds or loads its engine for the first
+    frame size there; a GPU runtime may fail its first kernel launch), so the first call is part of
+    the trial: if it raises, the next candidate takes over and redoes the batch. Each switch prints
+    one warning line naming what failed and what is used instead.
+    """
+
+    def __init__(self, model: nn.Module, candidates: list, max_tile_pixels: int | None = None):
+        self._model = model
+        self._candidates = list(candidates)
+        self._max_tile_pixels = max_tile_pixels
+        self._proven = False
+        self.backend = None
+        self.current = None
+        self._advance([])
+
+    def _advance(self, failures: list[str]) -> None:
+        while self._candidates:
+            candidate = self._candidates.pop(0)
+            try:
+                self.current = _wrapped(self._model, candidate, self._max_tile_pixels)
+            except Exception as exc:
+                failures.append(f"{_describe(candidate)} failed ({first_line(exc, 160)})")
+                continue
+            self.backend = candidate
+            if failures:
+                print(f"vsr: warning: {'; '.join(failures)}; using {_describe(candidate)}", file=sys.stderr)
+            return
+        raise ConfigError(f"no backend could start: {'; '.join(failures)}")
+
+    name = property(lambda self: self.current.name)
+    device = property(lambda self: self.current.device)
+    precision = property(lambda self: self.current.precision)
+    scale = property(lambda self: self.current.scale)
+
+    def accepts(self, shape: tuple[int, int, int]) -> bool:
+        return True
+
+    def stats(self) -> dict:
+        return self.current.stats()
+
+    def run(self, batch: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        if self._proven:
+            return self.current.run(batch, out=out)
+        batch = check_batch(batch)  # bad input is the caller's problem, not the backend's
+        output_for(batch, self._model.scale, out)
+        while True:
+            try:
+                result = self.current.run(batch, out=out)
+            except Exception as exc:
+                if not self._candidates:
+                    raise
+                self._advance([f"{_describe(self.backend)} failed on its first frames ({first_line(exc, 160)})"])
+                continue
+            self._proven = True
+            return result
+
+
+def tile_limit_pixels(model: nn.Module, runner) -> int:
+    """LR pixels per call that fit the device's memory, by :func:`activation_bytes_per_pixel`."""
+    itemsize = 2 if runner.precision in ("fp16", "bf16") else 4
+    per_pixel = activation_bytes_per_pixel(model, itemsize)
+    if runner.device.startswith("cuda"):
+        free, _ = torch.cuda.mem_get_info(torch.device(runner.device))
+        budget = int(free * GPU_MEMORY_SHARE)
+    else:
+        budget = min(CPU_MEMORY_BUDGET, _available_ram() // 4)
+    return max(1, budget // per_pixel)
+
+
+def _available_ram() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 8 << 30
+
+
+def build_runner(model: nn.Module, backend=None, max_tile_pixels: int | None = None):
+    """A runner for ``model`` on ``backend`` (default: automatic choice), ready for any frame size.
+
+    Frames (and batches) larger than ``max_tile_pixels`` LR pixels per call (default: what the
+    device's memory allows) are tiled; reduced-precision output is guarded against NaN/Inf. A
+    backend named explicitly is used or refused (:class:`ConfigError`), never replaced.
+    """
+    backend = backend or make_backend()
+    if isinstance(backend, AutoBackend):
+        return FallbackRunner(model, backend.candidates(), max_tile_pixels)
+    try:
+        return _wrapped(model, backend, max_tile_pixels)
+    except VsrError:
+        raise
+    except Exception as exc:
+        raise ConfigError(f"the {backend.name} backend could not start on {backend.device}: {first_line(exc)}") from None

@@ -1,0 +1,180 @@
+"""Tiling, in one place for every backend: frames too big for one call run as overlapping tiles.
+
+Each tile is cut with a margin of the model's receptive radius on every side (clipped at the
+frame's edges), and only its centre is kept. Inside the frame a tile's margin holds the real
+neighbouring pixels, at the frame's edges the tile's edge is the frame's edge (same zero padding),
+so every kept output pixel sees exactly the input it sees untiled: the stitched frame equals the
+untiled one (bit for bit where the backend's kernels do not depend on the input size, as
+ONNX Runtime's and torch's CPU convolutions do not).
+
+On :class:`~vsr.backends.base.OutOfMemory` the tile area is halved and the batch retried, and
+later batches keep the smaller tile; a frame is never dropped.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch.nn as nn
+
+from ..errors import ConfigError
+from .base import OutOfMemory, check_batch, output_for
+
+# Below this many pixels per call, halving further only multiplies per-call overhead and margins.
+MIN_TILE_PIXELS = 64 * 64
+
+
+def receptive_radius(model: nn.Module) -> int:
+    """LR pixels of context an output pixel depends on, on each side (ESPCN: 2 + 1 + 1 = 4).
+
+    A model may state it as a ``receptive_radius`` attribute; otherwise it is the sum of the
+    half-widths of all stride-1 convolutions, exact for a chain (ESPCN) and an upper bound for
+    parallel branches or convolutions after the upsampler (MSRN), which only costs margin.
+    """
+    stated = getattr(model, "receptive_radius", None)
+    if stated is not None:
+        return int(stated)
+    radius = 0
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            if any(s != 1 for s in module.stride):
+                raise ConfigError(f"{type(module).__name__} with stride {module.stride}: state the model's receptive_radius")
+            radius += max(((k - 1) * d + 1) // 2 for k, d in zip(module.kernel_size, module.dilation))
+    return radius
+
+
+def activation_bytes_per_pixel(model: nn.Module, itemsize: int = 4) -> int:
+    """A generous estimate of the activation memory one LR pixel needs while the model runs.
+
+    Twice the widest convolution's input plus output channels: what is alive around the widest
+    layer, with room for the allocator and the runtime's own copies.
+    """
+    widest = max((m.in_channels + m.out_channels for m in model.modules() if isinstance(m, nn.Conv2d)), default=1)
+    return 2 * widest * itemsize
+
+
+def plan_tiles(height: int, width: int, radius: int, max_pixels: int) -> list[tuple[int, int, int, int]]:
+    """Tile centres ``(y0, y1, x0, x1)`` covering the frame, each with its margin <= max_pixels.
+
+    The fewest tiles wins; among equal counts, the one whose tiles are closest to square.
+    """
+    best = None
+    for rows in range(1, height + 1):
+        if best is not None and rows > best[0][0]:
+            break
+        core_h = math.ceil(height / rows)
+        tile_h = height if rows == 1 else min(height, core_h + 2 * radius)
+        room = max_pixels // tile_h
+        if room >= width:
+            cols = 1
+        elif room - 2 * radius < 1:
+            continue
+        else:
+            cols = math.ceil(width / (room - 2 * radius))
+        core_w = math.ceil(width / cols)
+        score = (rows * cols, abs(math.log(core_h / core_w)))
+        if best is None or score < best[0]:
+            best = (score, rows, cols)
+    if best is None:
+        raise ConfigError(f"a {width}x{height} frame cannot be tiled into {max_pixels} pixels with a margin of {radius}")
+    _, rows, cols = best
+    ys = _splits(height, rows)
+    xs = _splits(width, cols)
+    return [(y0, y1, x0, x1) for y0, y1 in ys for x0, x1 in xs]
+
+
+def _splits(length: int, parts: int) -> list[tuple[int, int]]:
+    edges = [round(i * length / parts) for i in range(parts + 1)]
+    return [(a, b) for a, b in zip(edges, edges[1:]) if b > a]
+
+
+class TiledRunner:
+    """Wraps a backend's runner: splits batches and frames to fit ``max_pixels`` per call.
+
+    ``max_pixels`` counts LR pixels of one call (frames x height x width, margins included); the
+    inner runner's ``accepts(shape)`` may refuse more (a TensorRT profile), and an out-of-memory
+    halves it. ``stats()`` adds ``tiled_frames``, ``oom_retries`` and the current ``tile_pixels``
+    to the inner runner's counters.
+    """
+
+    def __init__(self, inner, radius: int, max_pixels: int, min_pixels: int = MIN_TILE_PIXELS):
+        self.inner = inner
+        self.radius = radius
+        self.max_pixels = max(int(max_pixels), 1)
+        self.min_pixels = min_pixels
+        self.name, self.device, self.precision, self.scale = inner.name, inner.device, inner.precision, inner.scale
+        self.tiled_frames = 0
+        self.oom_retries = 0
+        self._scratch: dict[tuple[int, int, int], np.ndarray] = {}
+
+    def accepts(self, shape: tuple[int, int, int]) -> bool:
+        return True
+
+    def stats(self) -> dict:
+        inner = self.inner.stats() if hasattr(self.inner, "stats") else {}
+        return {**inner, "tiled_frames": self.tiled_frames, "oom_retries": self.oom_retries, "tile_pixels": self.max_pixels}
+
+    def run(self, batch: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        batch = check_batch(batch)
+        out = output_for(batch, self.scale, out)
+        while True:
+            try:
+                self._run(batch, out)
+                return out
+            except OutOfMemory as exc:
+                smaller = self.max_pixels // 2
+                if smaller < self.min_pixels:
+                    raise ConfigError(f"the {self.name} backend on {self.device} is out of memory even for {self.max_pixels}-pixel tiles ({exc})") from None
+                self.max_pixels = smaller
+                self.oom_retries += 1
+                self._scratch.clear()
+
+    def _accepts(self, shape: tuple[int, int, int]) -> bool:
+        accepts = getattr(self.inner, "accepts", None)
+        return accepts is None or accepts(shape)
+
+    def _frames_per_call(self, n: int, h: int, w: int) -> int:
+        k = max(1, min(n, self.max_pixels // (h * w)))
+        while k > 1 and not self._accepts((k, h, w)):
+            k //= 2
+        return k
+
+    def _run(self, batch: np.ndarray, out: np.ndarray) -> None:
+        n, h, w = batch.shape
+        if h * w <= self.max_pixels and self._accepts((1, h, w)):
+            k = self._frames_per_call(n, h, w)
+            for i in range(0, n, k):
+                self.inner.run(batch[i : i + k], out=out[i : i + k])
+            return
+        tiles = self._plan(h, w)
+        s, r = self.scale, self.radius
+        for y0, y1, x0, x1 in tiles:
+            ya, yb, xa, xb = max(0, y0 - r), min(h, y1 + r), max(0, x0 - r), min(w, x1 + r)
+            k = self._frames_per_call(n, yb - ya, xb - xa)
+            for i in range(0, n, k):
+                part = np.ascontiguousarray(batch[i : i + k, ya:yb, xa:xb])
+                result = self.inner.run(part, out=self._scratch_for((len(part), s * (yb - ya), s * (xb - xa))))
+                out[i : i + k, s * y0 : s * y1, s * x0 : s * x1] = result[:, s * (y0 - ya) : s * (y1 - ya), s * (x0 - xa) : s * (x1 - xa)]
+        self.tiled_frames += n
+
+    def _plan(self, h: int, w: int) -> list[tuple[int, int, int, int]]:
+        limit = self.max_pixels
+        while True:
+            tiles = plan_tiles(h, w, self.radius, limit)
+            r = self.radius
+            shapes = {(1, min(h, y1 + r) - max(0, y0 - r), min(w, x1 + r) - max(0, x0 - r)) for y0, y1, x0, x1 in tiles}
+            if all(self._accepts(shape) for shape in shapes):
+                return tiles
+            if limit < 2 * self.min_pixels:
+                raise ConfigError(f"the {self.name} runner accepts no tile of a {w}x{h} frame")
+            limit //= 2
+
+    def _scratch_for(self, shape: tuple[int, int, int]) -> np.ndarray:
+        # Tiles come in a handful of shapes (inner, right, bottom, corner): reusing their buffers
+        # saves touching fresh memory for every tile of every frame.
+        buffer = self._scratch.get(shape)
+        if buffer is None:
+            if len(self._scratch) > 16:
+                self._scratch.clear()
+            buffer = self._scratch[shape] = np.empty(shape, np.float32)
+        return buffer

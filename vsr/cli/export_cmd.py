@@ -1,0 +1,52 @@
+"""``vsr export``: write a model as an ONNX graph, or build its TensorRT engine ahead of time."""
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+
+from ..errors import ConfigError
+from .common import add_model_flags
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "export",
+        help="export a model to ONNX or a TensorRT engine",
+        description="Write the model as ONNX (dynamic batch, height and width; input x (N,1,H,W) float32 "
+        "luma in [0,1], output y (N,1,sH,sW)), or build the TensorRT engine for frames up to --size, "
+        "which also lands in the engine cache so `vsr upscale` starts at once.",
+    )
+    p.add_argument("--format", required=True, choices=("onnx", "tensorrt"), help="what to write")
+    p.add_argument("--out", metavar="FILE", help="output file (default: MODEL_xSCALE.onnx or MODEL_xSCALE_WxH_PRECISION.engine)")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset (default: 17)")
+    t = p.add_argument_group("tensorrt")
+    t.add_argument("--size", default="1920x1080", help="largest LR frame WIDTHxHEIGHT the engine takes (default: 1920x1080)")
+    t.add_argument("--precision", default="fp16", choices=("fp16", "fp32"), help="default: fp16")
+    t.add_argument("--device", default="cuda", help="cuda or cuda:N (default: cuda)")
+    add_model_flags(p)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..models import load_model
+
+    model = load_model(args.model, args.scale, args.weights)
+    if args.format == "onnx":
+        from ..backends.onnx_export import export_onnx
+
+        out = export_onnx(model, args.out or f"{args.model}_x{args.scale}.onnx", opset=args.opset)
+    else:
+        from ..backends.tensorrt import TensorRTBackend
+
+        match = re.fullmatch(r"(\d+)x(\d+)", args.size)
+        if not match:
+            raise ConfigError(f"--size takes WIDTHxHEIGHT (e.g. 1920x1080), not {args.size!r}")
+        width, height = int(match[1]), int(match[2])
+        backend = TensorRTBackend(device=args.device, precision=args.precision, opset=args.opset)
+        engine = backend.engine_file(model, width, height)
+        out = args.out or f"{args.model}_x{args.scale}_{width}x{height}_{args.precision}.engine"
+        shutil.copyfile(engine, out)
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
