@@ -45,6 +45,8 @@ def main() -> None:
     parser.add_argument("run", help="training output folder (holds best.safetensors and summary.json)")
     parser.add_argument("--half", action="store_true", help="store fp16 (for big models such as MSRN)")
     parser.add_argument("--note", default="", help="free text kept in the entry")
+    parser.add_argument("--after", action="append", default=[], metavar="RUN",
+                        help="earlier run whose weights this run started from (repeatable, oldest first)")
     args = parser.parse_args()
     run = Path(args.run)
     summary = json.loads((run / "summary.json").read_text())
@@ -56,6 +58,8 @@ def main() -> None:
     shipped = load_model(cfg["model"], cfg["scale"], weights=WEIGHTS_DIR / file_name)
     print(f"{file_name}:")
     figures = measure(TorchBackend().build(shipped), cfg["scale"])
+    earlier = [json.loads((Path(r) / "summary.json").read_text()) for r in args.after]
+    recipe = [e["config"]["command"] for e in earlier] + [header.get("command") or cfg["command"]]
     entry = {
         "file": file_name,
         "model": cfg["model"],
@@ -64,12 +68,14 @@ def main() -> None:
         "sha256": sha256_of(WEIGHTS_DIR / file_name),
         "precision": "fp16" if args.half else "fp32",
         "command": header.get("command") or cfg["command"],
+        "recipe": recipe,  # every vsr train command from scratch to this file, in order
         "training_data": cfg["train_dirs"],
         "validation_data": cfg["val_dirs"],
         "epochs": summary["epochs"],
         "best_epoch": summary["best_epoch"],
         "patches_per_epoch": cfg["patches_per_epoch"],
-        "train_seconds": round(summary["train_seconds"], 1),
+        "train_seconds": round(summary["train_seconds"] + sum(e["train_seconds"] for e in earlier), 1),
+        "total_epochs": summary["epochs"] + sum(e["epochs"] for e in earlier),
         "machine": f"{cpu_model()}, {cfg.get('threads') or 'all'} torch thread(s), device {cfg['device']}",
         "metrics": figures,
         "note": args.note,
