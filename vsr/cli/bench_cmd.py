@@ -59,10 +59,23 @@ def add_parser(sub) -> None:
     sp.set_defaults(handler=run_speed)
 
 
+def _publish(args: argparse.Namespace, kind: str, report: dict, markdown: str, plot) -> int:
+    """Write the JSON and Markdown (and plot), print the table; the tail of every bench kind."""
+
+    json_path, md_path = write_report(report, args.json or default_output(kind), "vsr " + " ".join(args.argv), markdown)
+    print(markdown)
+    print(f"wrote {json_path} and {md_path}", file=sys.stderr)
+    if not args.no_plot:
+        png = plot(report, json_path.with_suffix(".png"))
+        if png:
+            print(f"wrote {png}", file=sys.stderr)
+    return 0
+
+
 def run_quality(args: argparse.Namespace) -> int:
     from ..api import prepare_runner
     from ..benchmark.quality import load_published, quality_markdown, quality_suite
-    from ..benchmark.report import default_output, plot_quality_gain, write_report
+    from ..benchmark.report import plot_quality_gain
     from ..errors import InputError
 
     data = Path(args.data)
@@ -86,22 +99,13 @@ def run_quality(args: argparse.Namespace) -> int:
             datasets, scales, [m for m in args.models.split(",") if m], runner_for,
             data / "models" / "opencv", load_published(args.published), progress=lambda _: bar.update(1),
         )
-    markdown = quality_markdown(report)
-    json_path, md_path = write_report(report, args.json or default_output("quality"), "vsr " + " ".join(args.argv), markdown)
-    print(markdown)
-    print(f"wrote {json_path} and {md_path}", file=sys.stderr)
-    if not args.no_plot:
-        png = plot_quality_gain(report, json_path.with_suffix(".png"))
-        if png:
-            print(f"wrote {png}", file=sys.stderr)
-    return 0
+    return _publish(args, "quality", report, quality_markdown(report), plot_quality_gain)
 
 
 def run_speed(args: argparse.Namespace) -> int:
     import tempfile
 
     from ..api import prepare_runner
-    from ..benchmark.report import default_output, write_report
     from ..benchmark.speed import SUITE_4K, clip_prefix, measure_clip, parse_size, plot_speed, speed_markdown, synthetic_clip
     from ..errors import InputError
 
@@ -136,12 +140,4 @@ def run_speed(args: argparse.Namespace) -> int:
                 result["input"] = f"synthetic {value[0]}x{value[1]}"
             results.append(result)
     report = {"benchmark": "speed", "model": args.model, "repeats": args.repeats, "warmup": args.warmup, "results": results}
-    markdown = speed_markdown(report)
-    json_path, md_path = write_report(report, args.json or default_output("speed"), "vsr " + " ".join(args.argv), markdown)
-    print(markdown)
-    print(f"wrote {json_path} and {md_path}", file=sys.stderr)
-    if not args.no_plot:
-        png = plot_speed(report, json_path.with_suffix(".png"))
-        if png:
-            print(f"wrote {png}", file=sys.stderr)
-    return 0
+    return _publish(args, "speed", report, speed_markdown(report), plot_speed)
