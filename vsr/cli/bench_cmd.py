@@ -61,6 +61,8 @@ def add_parser(sub) -> None:
 
 def _publish(args: argparse.Namespace, kind: str, report: dict, markdown: str, plot) -> int:
     """Write the JSON and Markdown (and plot), print the table; the tail of every bench kind."""
+    from ..benchmark.report import default_output, write_report
+
 
     json_path, md_path = write_report(report, args.json or default_output(kind), "vsr " + " ".join(args.argv), markdown)
     print(markdown)
