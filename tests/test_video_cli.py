@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO, assert_cli_error, assert_one_line_error, run_vsr
-from tests.video_clips import leftovers, probe, write_clip
+from tests.video_clips import leftovers, probe, write_audio_only, write_clip
 
 
 @pytest.fixture(scope="module")
@@ -23,14 +23,7 @@ def bad_inputs(tmp_path_factory):
     y4m.write_bytes(y4m.read_bytes()[:-200])
     mkv = write_clip(folder / "cut.mkv", frames=30)
     mkv.write_bytes(mkv.read_bytes()[: mkv.stat().st_size // 2])
-    with av.open(str(folder / "sound.m4a"), "w") as out:
-        stream = out.add_stream("aac", rate=48000)
-        stream.layout = "stereo"
-        for i in range(3):
-            frame = av.AudioFrame.from_ndarray(np.zeros((2, 1024), np.float32), format="fltp", layout="stereo")
-            frame.sample_rate, frame.pts = 48000, i * 1024
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
+    write_audio_only(folder / "sound.m4a")
     avi = write_clip(folder / "alien.avi", codec="mpeg4", frames=2)
     avi.write_bytes(avi.read_bytes().replace(b"FMP4", b"QQQQ"))
     (folder / "none.y4m").write_bytes(b"YUV4MPEG2 W32 H24 F25:1 Ip A1:1 C420jpeg\n")

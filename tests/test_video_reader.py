@@ -3,7 +3,7 @@ import av
 import numpy as np
 import pytest
 
-from tests.video_clips import write_clip
+from tests.video_clips import write_audio_only, write_clip
 from vsr.errors import InputError
 from vsr.video.ffmpeg_log import captured_ffmpeg_log
 from vsr.video.reader import VideoReader
@@ -85,14 +85,7 @@ def test_empty_file_text_file_and_directory(tmp_path):
 
 def test_audio_only_file_has_no_video_stream(tmp_path):
     path = tmp_path / "sound.m4a"
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("aac", rate=48000)
-        stream.layout = "stereo"
-        for i in range(3):
-            frame = av.AudioFrame.from_ndarray(np.zeros((2, 1024), np.float32), format="fltp", layout="stereo")
-            frame.sample_rate, frame.pts = 48000, i * 1024
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
+    write_audio_only(path)
     with pytest.raises(InputError, match="no video stream \\(streams: audio\\)"):
         read_all(path)
 

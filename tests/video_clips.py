@@ -143,6 +143,19 @@ def write_clip(
     return path
 
 
+def write_audio_only(path: Path) -> Path:
+    """A file with one short silent AAC track and no video stream."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("aac", rate=48000)
+        stream.layout = "stereo"
+        for i in range(3):
+            frame = av.AudioFrame.from_ndarray(np.zeros((2, 1024), np.float32), format="fltp", layout="stereo")
+            frame.sample_rate, frame.pts = 48000, i * 1024
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
 def probe(path: Path) -> dict:
     """What a user (or ffprobe) would check: frames, timestamps, durations, tags, every stream."""
     with av.open(str(path)) as container:
