@@ -57,3 +57,30 @@ def test_markdown_marks_missing_columns_with_their_reason():
     }
     md = quality_markdown(report)
     assert "n/a*" in md and "no dnn_superres" in md and "32.55" in md
+
+
+def test_video_quality_scores_every_frame_against_bicubic(tmp_path, cli):
+    import av
+
+    clip = tmp_path / "v.y4m"
+    rng = np.random.default_rng(2)
+    with av.open(str(clip), "w", format="yuv4mpegpipe") as out:
+        stream = out.add_stream("rawvideo", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 48, 36, "yuv420p"
+        for i in range(3):
+            small = rng.integers(0, 256, (9, 12, 3), dtype=np.uint8)
+            rgb = np.asarray(Image.fromarray(small).resize((48, 36), Image.BICUBIC))
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+            frame.pts = i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    out_json = tmp_path / "vq.json"
+    code, err = cli("bench", "quality", "--video", clip, "--scale", "2", "--models", "espcn", "--json", out_json, "--no-plot")
+    assert code == 0, err
+    report = json.loads(out_json.read_text())
+    assert report["results"] == []  # --video without --hr scores the video only
+    (video,) = report["video"]
+    assert video["frames"] == 3 and len(video["per_frame"]) == 3 and video["scale"] == 2
+    assert video["mean"]["model"] == pytest.approx(np.mean([r["model"] for r in video["per_frame"]]))
+    # Smooth content: the trained ESPCN beats bicubic on each frame.
+    assert all(r["model"] > r["bicubic"] for r in video["per_frame"])

@@ -22,6 +22,8 @@ def add_parser(sub) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     q.add_argument("--hr", action="append", help="folder of HR images (repeatable; default: Set5 and B100 from --data)")
+    q.add_argument("--video", action="append", help="also (or, without --hr, only) score this video, frame by frame (repeatable)")
+    q.add_argument("--video-frames", type=int, help="frames per video (default: all)")
     q.add_argument("--data", default=str(REPO_GUESS.parent / "shared" / "data"), help="the shared data folder")
     q.add_argument("--scale", type=int, action="append", choices=(2, 3, 4), help="scales (repeatable; default 2, 3, 4)")
     q.add_argument("--models", default="espcn,msrn", help="comma-separated vsr models")
@@ -83,6 +85,8 @@ def run_quality(args: argparse.Namespace) -> int:
     data = Path(args.data)
     if args.hr:
         datasets = {Path(h).name: Path(h) for h in args.hr}
+    elif args.video:
+        datasets = {}
     else:
         datasets = {"Set5": data / "eval" / "Set5", "B100": data / "eval" / "B100"}
     for name, folder in datasets.items():
@@ -101,7 +105,15 @@ def run_quality(args: argparse.Namespace) -> int:
             datasets, scales, [m for m in args.models.split(",") if m], runner_for,
             data / "models" / "opencv", load_published(args.published), progress=lambda _: bar.update(1),
         )
-    return _publish(args, "quality", report, quality_markdown(report), plot_quality_gain)
+    markdown = quality_markdown(report) if report["results"] else ""
+    if args.video:
+        from ..benchmark.quality import video_quality, video_quality_markdown
+
+        model = [m for m in args.models.split(",") if m][0]
+        report["video"] = [video_quality(v, runner_for(model, scale), args.video_frames) for v in args.video for scale in scales]
+        markdown += "\n" + video_quality_markdown(report["video"], f"vsr-{model}")
+    plot = plot_quality_gain if report["results"] else (lambda *_: None)
+    return _publish(args, "quality", report, markdown, plot)
 
 
 def run_speed(args: argparse.Namespace) -> int:
