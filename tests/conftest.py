@@ -27,6 +27,17 @@ def shared_data(*parts: str) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def espcn():
+    """An untrained ESPCN x2 with a fixed seed (backend tests compare runners on it)."""
+    import torch
+
+    from vsr.models import create_model
+
+    torch.manual_seed(0)
+    return create_model("espcn", 2)
+
+
 @pytest.fixture(scope="session")
 def espcn_weights(tmp_path_factory) -> dict[int, Path]:
     """Untrained but valid ESPCN weights for x2, x3, x4, written with vsr's own writer."""

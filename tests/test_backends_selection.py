@@ -9,16 +9,9 @@ import torch
 
 from vsr.backends import BACKEND_NAMES, OnnxRuntimeBackend, TorchBackend, build_runner, make_backend
 from vsr.errors import ConfigError
-from vsr.models import create_model
 
 HAVE_ORT = importlib.util.find_spec("onnxruntime") is not None
 CUDA = torch.cuda.is_available()
-
-
-@pytest.fixture(scope="module")
-def espcn():
-    torch.manual_seed(0)
-    return create_model("espcn", 2)
 
 
 def test_names_cover_every_backend():

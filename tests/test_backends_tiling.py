@@ -3,17 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from vsr.backends import OutOfMemory, TorchBackend, build_runner
 from vsr.backends.tiling import TiledRunner, plan_tiles, receptive_radius
-from vsr.models import create_model
-
-
-@pytest.fixture(scope="module")
-def espcn():
-    torch.manual_seed(0)
-    return create_model("espcn", 2)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import torch
 
 from vsr.backends import TorchBackend, build_runner
 from vsr.errors import ConfigError
-from vsr.models import create_model
 
 CUDA = torch.cuda.is_available()
 needs_cuda = pytest.mark.skipif(not CUDA, reason="no CUDA GPU on this machine (torch.cuda.is_available() is False)")
@@ -16,12 +15,6 @@ needs_cuda = pytest.mark.skipif(not CUDA, reason="no CUDA GPU on this machine (t
 def reference(model, batch: np.ndarray) -> np.ndarray:
     with torch.inference_mode():
         return model.eval().float()(torch.from_numpy(batch)[:, None])[:, 0].numpy()
-
-
-@pytest.fixture(scope="module")
-def espcn():
-    torch.manual_seed(0)
-    return create_model("espcn", 2)
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,7 @@
 import json
 
-import av
-
 from tests.conftest import assert_cli_error
+from tests.video_clips import write_clip
 from vsr.video.stages import STAGES
 
 
@@ -25,17 +24,7 @@ def test_tiny_speed_run_reports_every_stage_and_the_machine(tmp_path, cli):
 
 
 def test_speed_on_an_input_file_with_a_frame_limit(tmp_path, cli):
-    clip = tmp_path / "c.mkv"
-    with av.open(str(clip), "w") as c:
-        s = c.add_stream("ffv1", rate=10)
-        s.width, s.height, s.pix_fmt = 40, 24, "yuv420p"
-        for i in range(6):
-            f = av.VideoFrame(40, 24, "yuv420p")
-            for p in f.planes:
-                p.update(bytes([i * 20]) * p.buffer_size)
-            f.pts = i
-            c.mux(s.encode(f))
-        c.mux(s.encode(None))
+    clip = write_clip(tmp_path / "c.mkv", frames=6, width=40, height=24, codec="ffv1", rate=10)
     out = tmp_path / "s.json"
     code, err = cli("bench", "speed", "--input", clip, "--frames", "3", "--repeats", "1", "--json", out, "--no-plot")
     assert code == 0, err

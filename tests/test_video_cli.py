@@ -6,8 +6,6 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import av
-import numpy as np
 import pytest
 
 from tests.conftest import REPO, assert_cli_error, assert_one_line_error, run_vsr

@@ -1,6 +1,5 @@
 """vsr.video.reader: opening, probing and decoding in file order; every way an input can be bad."""
 import av
-import numpy as np
 import pytest
 
 from tests.video_clips import write_audio_only, write_clip
