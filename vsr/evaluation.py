@@ -21,7 +21,7 @@ from .backends.base import Runner
 from .errors import InputError
 from .imaging.color import rgb_to_y_bt601_uint8
 from .imaging.image_io import read_image
-from .imaging.metrics import psnr_y, ssim_y
+from .imaging.metrics import psnr_y, ssim_y, to_uint8
 from .imaging.resize import imresize
 from .training.data import list_images
 
@@ -78,7 +78,7 @@ def model_method(runner: Runner) -> Method:
 
     def run(lr_rgb: np.ndarray, scale: int) -> np.ndarray:
         lr_y = rgb_to_y_bt601_uint8(lr_rgb).astype(np.float32) / 255.0
-        return np.clip(np.round(runner.run(lr_y[None])[0] * 255.0), 0, 255).astype(np.uint8)
+        return to_uint8(runner.run(lr_y[None])[0])
 
     return run
 

@@ -5,13 +5,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..imaging.metrics import psnr_y
+from ..imaging.metrics import psnr_y, to_uint8
 from .data import LumaPair
-
-
-def to_uint8(plane01: np.ndarray) -> np.ndarray:
-    """Float [0, 1] plane -> uint8 code values (rounded and clipped), as a saved image would be."""
-    return np.clip(np.round(plane01 * 255.0), 0, 255).astype(np.uint8)
 
 
 @torch.no_grad()
