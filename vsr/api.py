@@ -4,11 +4,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .backends import build_runner, make_backend
 from .backends.base import Runner
 from .errors import InputError
 from .imaging.image_io import is_image_path
-from .models import load_model
 
 
 def prepare_runner(
@@ -21,6 +19,9 @@ def prepare_runner(
     threads: int | None = None,
 ) -> Runner:
     """Load ``model`` x``scale`` (shipped weights unless ``weights`` is given) onto a backend."""
+    from .backends import build_runner, make_backend  # torch: imported only once a model is needed
+    from .models import load_model
+
     return build_runner(load_model(model, scale, weights), make_backend(backend, device=device, precision=precision, threads=threads))
 
 
@@ -30,6 +31,22 @@ def is_image_job(source: str | os.PathLike) -> bool:
         return False
     path = Path(source)
     return path.is_dir() or is_image_path(path)
+
+
+def check_job(source: str | os.PathLike, target: str | os.PathLike, overwrite: bool = False, **video_options) -> None:
+    """Refuse a job that cannot work (missing or unreadable input, unusable output or encoder
+    settings) with a one-line error, cheaply: the CLI calls it before loading a model."""
+    if str(source) != "-" and not Path(source).exists():
+        raise InputError(f"{source}: no such file or directory")
+    if is_image_job(source):
+        from .image_job import check_image_job
+
+        check_image_job(source, target, overwrite)
+        return
+    from .video.pipeline import check_video_job
+
+    options = {k: video_options.get(k) for k in ("codec", "crf", "preset")}
+    check_video_job(source, target, overwrite, **options)
 
 
 def upscale_path(source: str | os.PathLike, target: str | os.PathLike, runner: Runner, overwrite: bool = False, **video_options):

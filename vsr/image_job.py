@@ -44,6 +44,20 @@ def _output_format(target: Path) -> str:
     return ext.lstrip(".")
 
 
+def check_image_job(source: str | os.PathLike, target: str | os.PathLike, overwrite: bool = False) -> None:
+    """Raise the error the image job would raise for this input or output, before a model loads."""
+    source, target = Path(source), Path(target)
+    if source.is_dir():
+        if not any(p.is_file() and is_image_path(p) for p in source.iterdir()):
+            raise InputError(f"{source}: no images found")
+        if target.exists() and not target.is_dir():
+            raise OutputError(f"{target}: exists and is not a directory")
+        return
+    _check_target(target, overwrite)
+    _output_format(target)
+    read_image(source)  # decodes it once more, but images are small beside a model's start-up
+
+
 def upscale_image_file(source: str | os.PathLike, target: str | os.PathLike, runner: Runner, overwrite: bool = False) -> Path:
     """Upscale one image file into ``target`` (format from its extension)."""
     source, target = Path(source), Path(target)

@@ -8,11 +8,28 @@ extra ``vsr[tensorrt]``; imported only when used).
 """
 from __future__ import annotations
 
+import importlib
+
 from .base import OutOfMemory, Runner
-from .onnxruntime import OnnxRuntimeBackend
-from .selection import BACKEND_NAMES, AutoBackend, build_runner, make_backend
-from .tensorrt import TensorRTBackend
-from .torch_backend import TorchBackend
+
+# Resolved on first use (PEP 562): importing a light submodule such as ``vsr.backends.base``
+# must not import torch, or every command (even `vsr --help`) would pay its 2 s start-up.
+_LAZY = {
+    "OnnxRuntimeBackend": ".onnxruntime",
+    "BACKEND_NAMES": ".selection",
+    "AutoBackend": ".selection",
+    "build_runner": ".selection",
+    "make_backend": ".selection",
+    "TensorRTBackend": ".tensorrt",
+    "TorchBackend": ".torch_backend",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Runner",

@@ -5,7 +5,7 @@ import argparse
 import shlex
 import sys
 
-from ..models import list_models
+from .common import MODEL_CHOICES
 
 
 def add_parser(sub) -> None:
@@ -17,7 +17,7 @@ def add_parser(sub) -> None:
         "validation PSNR improves, OUT/best.safetensors.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--model", default="espcn", choices=list_models())
+    p.add_argument("--model", default="espcn", choices=MODEL_CHOICES)
     p.add_argument("--scale", type=int, default=3, choices=(2, 3, 4))
     p.add_argument("--train-dir", action="append", required=True, help="folder of HR training images (repeatable)")
     p.add_argument("--val-dir", action="append", required=True, help="folder of HR validation images (repeatable)")

@@ -33,13 +33,14 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..api import is_image_job, upscale_path
+    from ..api import check_job, is_image_job, upscale_path
 
-    runner = runner_from_args(args)
     video_options = {}
     if not is_image_job(args.input):
         video_options = {k: getattr(args, k) for k in ("codec", "crf", "preset", "pix_fmt", "batch") if getattr(args, k) is not None}
         video_options["quiet"] = args.quiet
+    check_job(args.input, args.output, overwrite=args.overwrite, **video_options)  # in ms, before torch loads
+    runner = runner_from_args(args)
     result = upscale_path(args.input, args.output, runner, overwrite=args.overwrite, **video_options)
     if not args.quiet and args.output != "-":
         count = f"{len(result)} images" if isinstance(result, list) else args.output

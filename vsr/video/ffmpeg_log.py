@@ -17,14 +17,19 @@ import av.logging
 def captured_ffmpeg_log():
     """Collect FFmpeg's error messages as ``(level, component, message)`` tuples, print none.
 
-    The log level is process-wide in FFmpeg; it is restored on exit.
+    The log level is process-wide in FFmpeg; it is restored on exit. PyAV drops a message equal to
+    the one before it; here every one is kept, since the same file opened twice (a check, then the
+    job) says the same thing twice, and the second time is the one the job reads.
     """
     previous = av.logging.get_level()
+    previous_skip = av.logging.get_skip_repeated()
     av.logging.set_level(av.logging.ERROR)
+    av.logging.set_skip_repeated(False)
     try:
         with av.logging.Capture(local=False) as log:
             yield log
     finally:
+        av.logging.set_skip_repeated(previous_skip)
         av.logging.set_level(previous)
 
 

@@ -207,6 +207,31 @@ def _is_variable_rate(pictures: list) -> bool:
     return bool(gaps) and max(gaps) - min(gaps) > 1
 
 
+def _check_output(source: str, target: str, overwrite: bool, codec, crf, preset):
+    format_name = output_format(target)
+    encoder = choose_encoder(format_name, codec, crf, preset)
+    if target != "-":
+        _check_target(Path(target), overwrite, source)
+    return format_name, encoder
+
+
+def check_video_job(
+    source: str | os.PathLike,
+    target: str | os.PathLike,
+    overwrite: bool = False,
+    codec: str | None = None,
+    crf: int | None = None,
+    preset: str | None = None,
+) -> None:
+    """Raise the error :func:`upscale_video` would raise for this input, output or encoder, without
+    decoding a frame (stdin is not read: it can be read only once)."""
+    source, target = str(source), str(target)
+    _check_output(source, target, overwrite, codec, crf, preset)
+    if source != "-":
+        with captured_ffmpeg_log() as log:
+            VideoReader(source, log).container.close()
+
+
 def upscale_video(
     source: str | os.PathLike,
     target: str | os.PathLike,
@@ -235,10 +260,7 @@ def upscale_video(
     if batch is not None and batch < 1:
         raise ConfigError("--batch must be at least 1")
     source, target = str(source), str(target)
-    format_name = output_format(target)
-    encoder = choose_encoder(format_name, codec, crf, preset)
-    if target != "-":
-        _check_target(Path(target), overwrite, source)
+    format_name, encoder = _check_output(source, target, overwrite, codec, crf, preset)
     job = _Job(source, target, runner, format_name, encoder, pix_fmt, batch, quiet, stages or StageTimes(), warn or _print_warning)
     with captured_ffmpeg_log() as log:
         return job.run(log)

@@ -1,0 +1,52 @@
+"""The CLI parses arguments and refuses bad jobs before it imports torch (a 2 s start-up)."""
+import subprocess
+import sys
+
+import pytest
+
+from vsr.backends import BACKEND_NAMES
+from vsr.cli.common import BACKEND_CHOICES, MODEL_CHOICES
+from vsr.models import list_models
+
+
+def test_cli_choices_match_the_registries():
+    assert tuple(MODEL_CHOICES) == tuple(list_models())
+    assert tuple(BACKEND_CHOICES) == tuple(BACKEND_NAMES)
+
+
+def _refuse_without_torch(tmp_path, *argv):
+    """Run ``vsr ARGV`` in a fresh interpreter; return (exit code, stderr, whether torch got imported)."""
+    code = (
+        "import sys\n"
+        "from vsr.cli.main import main\n"
+        f"rc = main({list(argv)!r})\n"
+        "print('torch' in sys.modules, rc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    torch_loaded, rc = done.stdout.split()
+    return int(rc), done.stderr, torch_loaded == "True"
+
+
+@pytest.mark.parametrize("case", ["not-a-video", "missing", "exists", "bad-extension", "bad-image"])
+def test_bad_jobs_fail_before_torch_loads(tmp_path, case):
+    (tmp_path / "junk.mp4").write_text("not a video")
+    (tmp_path / "junk.png").write_text("not an image")
+    (tmp_path / "taken.mp4").write_bytes(b"")
+    argv = {
+        "not-a-video": ("upscale", "junk.mp4", "out.mp4"),
+        "missing": ("upscale", "nothing.mp4", "out.mp4"),
+        "exists": ("upscale", "junk.mp4", "taken.mp4"),
+        "bad-extension": ("upscale", "junk.mp4", "out.xyz"),
+        "bad-image": ("upscale", "junk.png", "out.png"),
+    }[case]
+    rc, stderr, torch_loaded = _refuse_without_torch(tmp_path, *argv)
+    assert rc == 1
+    assert stderr.startswith("vsr: error: ") and stderr.count("\n") == 1, stderr
+    assert not torch_loaded
+    assert not (tmp_path / "out.mp4").exists() and not (tmp_path / "out.png").exists()
+
+
+def test_help_does_not_import_torch():
+    code = "import sys\nfrom vsr.cli.main import build_parser\nbuild_parser().format_help()\nprint('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "False", done.stderr
