@@ -1,6 +1,7 @@
 """Ship a training run's best weights: copy into vsr/weights/, measure, record in the manifest.
 
     python scripts/ship_weights.py runs/espcn_x3 [--half]
+    python scripts/ship_weights.py runs/espcn_x3_mse --continues-shipped   # a run that started from the shipped file
 
 Measures Set5 (our LR and MATLAB's LR images) and B100 with ``vsr.evaluation`` and writes the
 manifest entry: file, model, scale, config, sha256, the exact ``vsr train`` command (from the
@@ -47,6 +48,9 @@ def main() -> None:
     parser.add_argument("--note", default="", help="free text kept in the entry")
     parser.add_argument("--after", action="append", default=[], metavar="RUN",
                         help="earlier run whose weights this run started from (repeatable, oldest first)")
+    parser.add_argument("--continues-shipped", action="store_true",
+                        help="the run started from the weights shipped now (the output of the last command of their "
+                        "recipe): keep that recipe, its epochs and its time at the front of the new entry's")
     args = parser.parse_args()
     run = Path(args.run)
     summary = json.loads((run / "summary.json").read_text())
@@ -54,12 +58,22 @@ def main() -> None:
     cfg = summary["config"]
     model = load_model(cfg["model"], cfg["scale"], weights=run / "best.safetensors")
     file_name = f"{cfg['model']}_x{cfg['scale']}.safetensors"
+    entries = json.loads(MANIFEST_PATH.read_text())["weights"] if MANIFEST_PATH.exists() else []
+    shipped_before = next((e for e in entries if e["file"] == file_name), None)
+    if args.continues_shipped and shipped_before is None:
+        parser.error(f"--continues-shipped: no {file_name} in the manifest")
     save_weights(model, WEIGHTS_DIR / file_name, half=args.half, extra={"command": header.get("command", ""), "epoch": header.get("epoch", "")})
     shipped = load_model(cfg["model"], cfg["scale"], weights=WEIGHTS_DIR / file_name)
     print(f"{file_name}:")
     figures = measure(TorchBackend().build(shipped), cfg["scale"])
     earlier = [json.loads((Path(r) / "summary.json").read_text()) for r in args.after]
     recipe = [e["config"]["command"] for e in earlier] + [header.get("command") or cfg["command"]]
+    before_seconds = sum(e["train_seconds"] for e in earlier)
+    before_epochs = sum(e["epochs"] for e in earlier)
+    if args.continues_shipped:
+        recipe = shipped_before["recipe"] + recipe
+        before_seconds += shipped_before["train_seconds"]
+        before_epochs += shipped_before["total_epochs"]
     entry = {
         "file": file_name,
         "model": cfg["model"],
@@ -74,13 +88,12 @@ def main() -> None:
         "epochs": summary["epochs"],
         "best_epoch": summary["best_epoch"],
         "patches_per_epoch": cfg["patches_per_epoch"],
-        "train_seconds": round(summary["train_seconds"] + sum(e["train_seconds"] for e in earlier), 1),
-        "total_epochs": summary["epochs"] + sum(e["epochs"] for e in earlier),
+        "train_seconds": round(summary["train_seconds"] + before_seconds, 1),
+        "total_epochs": summary["epochs"] + before_epochs,
         "machine": f"{cpu_model()}, {cfg.get('threads') or 'all'} torch thread(s), device {cfg['device']}",
         "metrics": figures,
         "note": args.note,
     }
-    entries = json.loads(MANIFEST_PATH.read_text())["weights"] if MANIFEST_PATH.exists() else []
     entries = [e for e in entries if e["file"] != file_name] + [entry]
     entries.sort(key=lambda e: (e["model"], e["scale"]))
     MANIFEST_PATH.write_text(json.dumps({"weights": entries}, indent=2) + "\n")
