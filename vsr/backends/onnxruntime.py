@@ -14,6 +14,7 @@ import torch.nn as nn
 
 from ..errors import ConfigError
 from .base import OutOfMemory, check_batch, first_line, output_for
+from .blocked_subpixel import can_block
 from .onnx_export import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME, cached_onnx
 
 
@@ -48,6 +49,8 @@ class OnnxRuntimeBackend:
         spinning thread takes CPU from the video decoder and encoder running beside it.
       - ``precision``: fp32; fp16 only through the TensorRT EP.
       - ``cache_dir``: where exported graphs are kept (default ``~/.cache/vsr``).
+      - ``block_subpixel``: on the CPU, export ESPCN x2's last layer in the form that fills ORT's
+        8-channel blocks (:mod:`.blocked_subpixel`; same output, ≈ 8 % faster per frame).
     """
 
     device: str = "cpu"
@@ -56,6 +59,7 @@ class OnnxRuntimeBackend:
     spin: bool = False
     opset: int = DEFAULT_OPSET
     cache_dir: str | None = None
+    block_subpixel: bool = True
 
     name = "onnxruntime"
 
@@ -97,7 +101,8 @@ class OnnxRuntimeBackend:
     def build(self, model: nn.Module) -> "OnnxRuntimeRunner":
         self.check()
         ort = import_onnxruntime()
-        path, hit = cached_onnx(model, self.opset, f"onnxruntime-{ort.__version__}", self.cache_dir)
+        blocked = self.block_subpixel and self.device == "cpu" and can_block(model)
+        path, hit = cached_onnx(model, self.opset, f"onnxruntime-{ort.__version__}", self.cache_dir, blocked)
         return OnnxRuntimeRunner(model.scale, path, hit, self)
 
 
