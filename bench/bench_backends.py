@@ -12,7 +12,8 @@ Rows (ESPCN x{scale} on the luma plane, fp32, ``--threads`` threads each):
 
 vsr rows go through :func:`vsr.backends.build_runner` (tiling, guards: what vsr itself runs), with
 an output buffer reused across frames as the video pipeline does. Each figure is over ``--repeats``
-timed calls after one warm-up; ``fps`` is from the median call, ``best_fps`` from the fastest, and
+timed calls after one warm-up, the methods taking turns call by call (so a disturbance falls on all
+of them alike and the ratios stay fair); ``fps`` is from the median call, ``best_fps`` from the fastest, and
 ``gflops_per_cpu_s`` divides the work by the process's CPU time (not wall time), which tells the
 kernels' efficiency per core even when other jobs share the machine (peak per core: peak / cores).
 
@@ -72,26 +73,36 @@ def load_average() -> list[float]:
         return []
 
 
-def time_calls(call, repeats: int) -> dict:
-    call()  # warm-up: first-touch of buffers, graph optimisation, oneDNN kernel choice
-    walls, cpus = [], []
+def time_round_robin(calls: dict, repeats: int) -> dict:
+    """Time each of ``calls`` (label -> function) ``repeats`` times, taking turns call by call, so
+    that whatever else the machine does in the meantime falls on every method alike."""
+    for call in calls.values():
+        call()  # warm-up: first-touch of buffers, graph optimisation, oneDNN kernel choice
+    walls = {label: [] for label in calls}
+    cpus = {label: [] for label in calls}
     for _ in range(repeats):
-        w0, c0 = time.perf_counter(), time.process_time()
-        call()
-        walls.append(time.perf_counter() - w0)
-        cpus.append(time.process_time() - c0)
-    return {"median_s": statistics.median(walls), "best_s": min(walls), "cpu_s": statistics.median(cpus)}
+        for label, call in calls.items():
+            w0, c0 = time.perf_counter(), time.process_time()
+            call()
+            walls[label].append(time.perf_counter() - w0)
+            cpus[label].append(time.process_time() - c0)
+    return {
+        label: {"median_s": statistics.median(walls[label]), "best_s": min(walls[label]), "cpu_s": statistics.median(cpus[label])}
+        for label in calls
+    }
 
 
-def vsr_row(model, backend, frame: np.ndarray, repeats: int):
+def vsr_call(model, backend, frame: np.ndarray):
+    """One frame through vsr's runner, into an output buffer reused across calls (as the pipeline does)."""
     runner = build_runner(model, backend)
     s = model.scale
     out = np.empty((1, s * frame.shape[0], s * frame.shape[1]), np.float32)
     batch = frame[None]
-    return time_calls(lambda: runner.run(batch, out=out), repeats), runner.name
+    return lambda: runner.run(batch, out=out)
 
 
-def opencv_row(scale: int, threads: int, frames_u8: np.ndarray, repeats: int):
+def opencv_call(scale: int, threads: int, frames_u8: np.ndarray):
+    """OpenCV's ``upsample`` on the uint8 frame, or (None, why not)."""
     try:
         import cv2
 
@@ -101,7 +112,7 @@ def opencv_row(scale: int, threads: int, frames_u8: np.ndarray, repeats: int):
     cv2.setNumThreads(threads)
     sr.readModel(str(OPENCV_MODELS / f"ESPCN_x{scale}.pb"))
     sr.setModel("espcn", scale)
-    return time_calls(lambda: sr.upsample(frames_u8), repeats), f"opencv-{cv2.__version__}"
+    return (lambda: sr.upsample(frames_u8)), f"opencv-{cv2.__version__}"
 
 
 def main(argv=None) -> int:
@@ -138,14 +149,14 @@ def main(argv=None) -> int:
         frame += rng.normal(0, 0.02, frame.shape).astype(np.float32)
         frame = np.clip(frame, 0, 1)
         frame_u8 = np.round(frame * 255).astype(np.uint8)
-        results = {}
-        for label, backend in methods.items():
-            results[label], _ = vsr_row(model, backend, frame, args.repeats)
-        results["opencv dnn_superres"], note = opencv_row(args.scale, args.threads, frame_u8, args.repeats)
+        calls = {label: vsr_call(model, backend, frame) for label, backend in methods.items()}
+        opencv, note = opencv_call(args.scale, args.threads, frame_u8)
+        if opencv is None:
+            print(f"{size} opencv dnn_superres: skipped ({note})", file=sys.stderr)
+        else:
+            calls["opencv dnn_superres"] = opencv
+        results = time_round_robin(calls, args.repeats)
         for label, t in results.items():
-            if t is None:
-                print(f"{size} {label}: skipped ({note})", file=sys.stderr)
-                continue
             gflop = flops * w * h / 1e9
             row = {
                 "size": size,
