@@ -73,6 +73,9 @@ def load_average() -> list[float]:
         return []
 
 
+SETTLE_S = 0.2
+
+
 def time_round_robin(calls: dict, repeats: int) -> dict:
     """Time each of ``calls`` (label -> function) ``repeats`` times, taking turns call by call, so
     that whatever else the machine does in the meantime falls on every method alike."""
@@ -82,6 +85,9 @@ def time_round_robin(calls: dict, repeats: int) -> dict:
     cpus = {label: [] for label in calls}
     for _ in range(repeats):
         for label, call in calls.items():
+            # Let the previous method's worker threads stop spinning: libgomp (torch) and OpenCV's
+            # pool spin-wait after a call, and would take cores from the next method's call.
+            time.sleep(SETTLE_S)
             w0, c0 = time.perf_counter(), time.process_time()
             call()
             walls[label].append(time.perf_counter() - w0)

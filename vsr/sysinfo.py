@@ -17,6 +17,26 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_details() -> dict:
+    """Family/model numbers and the widest vector ISA: the model name alone ("AMD EPYC" in a VM)
+    does not tell a Zen 3 host from a Zen 4 one, and kernels (ours, OpenCV's) differ between them."""
+    fields = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key in ("cpu family", "model", "flags") and key not in fields:
+                    fields[key] = value.strip()
+                if len(fields) == 3:
+                    break
+    except OSError:
+        return {}
+    flags = set(fields.get("flags", "").split())
+    isa = next((name for name, flag in (("avx512", "avx512f"), ("avx2", "avx2"), ("sse4.2", "sse4_2")) if flag in flags), "other")
+    return {"family": fields.get("cpu family"), "model": fields.get("model"), "vector_isa": isa, "fma": "fma" in flags}
+
+
 def gpu_description() -> str | None:
     """GPU name, compute capability and driver-side CUDA version, or None without CUDA."""
     import torch
@@ -41,6 +61,7 @@ def machine_info() -> dict:
     """CPU model and cores, GPU (or None), OS and library versions."""
     return {
         "cpu": cpu_model(),
+        "cpu_details": cpu_details(),
         "cores": os.cpu_count(),
         "gpu": gpu_description(),
         "os": f"{platform.system()} {platform.release()}",

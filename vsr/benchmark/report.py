@@ -25,7 +25,10 @@ def write_report(report: dict, json_path: str | Path, command: str, markdown: st
     }
     json_path.write_text(json.dumps(full, indent=2) + "\n")
     md_path = json_path.with_suffix(".md")
-    md_path.write_text(f"Command: `{command}`\n\nMachine: {full['machine']['cpu']}, {full['machine']['cores']} cores, GPU: {full['machine']['gpu'] or 'none'}\n\n{markdown}")
+    machine = full["machine"]
+    details = machine.get("cpu_details") or {}
+    cpu = machine["cpu"] + (f" (family {details['family']} model {details['model']}, {details['vector_isa']})" if details else "")
+    md_path.write_text(f"Command: `{command}`\n\nMachine: {cpu}, {machine['cores']} cores, GPU: {machine['gpu'] or 'none'}\n\n{markdown}")
     return json_path, md_path
 
 
