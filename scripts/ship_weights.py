@@ -41,6 +41,21 @@ def measure(runner, scale: int) -> dict:
     return figures
 
 
+def run_commands(summary: dict) -> list[str]:
+    """The ``vsr train`` commands that made a run, in order, each ending where it ended: a command
+    interrupted before its schedule's end gets the ``--stop-at`` that reproduces that exactly."""
+    invocations = summary.get("invocations") or [
+        {"command": summary["config"]["command"], "epochs": summary["epochs"], "last_epoch": summary["epochs"]}
+    ]
+    commands = []
+    for step in invocations:
+        command = step["command"]
+        if step["last_epoch"] < step["epochs"] and "--stop-at" not in command:
+            command += f" --stop-at {step['last_epoch']}"
+        commands.append(command)
+    return commands
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", help="training output folder (holds best.safetensors and summary.json)")
@@ -67,7 +82,7 @@ def main() -> None:
     print(f"{file_name}:")
     figures = measure(TorchBackend().build(shipped), cfg["scale"])
     earlier = [json.loads((Path(r) / "summary.json").read_text()) for r in args.after]
-    recipe = [e["config"]["command"] for e in earlier] + [header.get("command") or cfg["command"]]
+    recipe = [c for e in earlier for c in run_commands(e)] + run_commands(summary)
     before_seconds = sum(e["train_seconds"] for e in earlier)
     before_epochs = sum(e["epochs"] for e in earlier)
     if args.continues_shipped:
@@ -81,7 +96,7 @@ def main() -> None:
         "config": model.config,
         "sha256": sha256_of(WEIGHTS_DIR / file_name),
         "precision": "fp16" if args.half else "fp32",
-        "command": header.get("command") or cfg["command"],
+        "command": recipe[-1],
         "recipe": recipe,  # every vsr train command from scratch to this file, in order
         "training_data": cfg["train_dirs"],
         "validation_data": cfg["val_dirs"],

@@ -81,3 +81,27 @@ def test_patches_are_aligned_and_the_plan_depends_only_on_seed_and_epoch():
         lr, hr_patch = plain[i]
         assert torch.equal(hr_patch[0], torch.from_numpy(pair.hr[y * 3 : y * 3 + 18, x * 3 : x * 3 + 18].astype(np.float32) / 255))
         assert torch.equal(lr[0], torch.from_numpy(pair.lr[y : y + 6, x : x + 6].astype(np.float32) / 255))
+
+
+def test_stop_at_then_resume_equals_an_unbroken_run_and_records_both_commands(tmp_path):
+    make_images(tmp_path / "train", 3, 48, 0)
+    make_images(tmp_path / "val", 1, 32, 1)
+    quiet = dict(quiet=True, log=lambda _: None)
+    unbroken = train(config(tmp_path, "a", 3), **quiet)
+
+    first = train(config(tmp_path, "b", 3), stop_at=1, **quiet)
+    assert first["epochs"] == 1 and first["schedule_epochs"] == 3
+    assert not (tmp_path / "b" / "last.safetensors").exists()  # only a finished schedule has "last" weights
+    resumed_config = config(tmp_path, "b", 3)
+    resumed_config.command = "vsr train --resume (test)"
+    resumed = train(resumed_config, resume=str(tmp_path / "b" / "checkpoint.pt"), **quiet)
+
+    assert [h["val_psnr"] for h in resumed["history"]] == [h["val_psnr"] for h in unbroken["history"]]
+    a, b = load_checkpoint(tmp_path / "a" / "checkpoint.pt"), load_checkpoint(tmp_path / "b" / "checkpoint.pt")
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+    assert resumed["invocations"] == [
+        {"command": "vsr train (test)", "epochs": 3, "first_epoch": 1, "last_epoch": 1},
+        {"command": "vsr train --resume (test)", "epochs": 3, "first_epoch": 2, "last_epoch": 3},
+    ]
+    assert (tmp_path / "b" / "last.safetensors").exists()

@@ -5,6 +5,7 @@ import argparse
 import shlex
 import sys
 
+from ..errors import ConfigError
 from .common import MODEL_CHOICES
 
 
@@ -37,6 +38,9 @@ def add_parser(sub) -> None:
     p.add_argument("--blocks", type=int, help="MSRN residual blocks (default 8)")
     p.add_argument("--init-weights", help="start from these weights where shapes fit (e.g. x2 weights for x3)")
     p.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint.pt")
+    p.add_argument("--stop-at", type=int, metavar="EPOCH",
+                   help="end after this epoch, leaving a checkpoint for --resume; the learning-rate schedule still "
+                   "spans --epochs (for long runs split across sessions)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N")
     p.add_argument("--workers", type=int, default=0, help="data-loader worker processes")
     p.add_argument("--threads", type=int, help="CPU threads for torch")
@@ -76,7 +80,9 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         command="vsr " + shlex.join(args.argv),
     )
-    summary = train(config, resume=args.resume, quiet=args.quiet, log=lambda line: print(line, file=sys.stderr))
+    if args.stop_at is not None and args.stop_at < 1:
+        raise ConfigError("--stop-at must be at least 1")
+    summary = train(config, resume=args.resume, quiet=args.quiet, log=lambda line: print(line, file=sys.stderr), stop_at=args.stop_at)
     print(f"best validation PSNR {summary['best_val_psnr']:.3f} dB at epoch {summary['best_epoch']}; weights: {args.out}/best.safetensors")
     return 0
 

@@ -100,11 +100,20 @@ def _progress(total: int, desc: str, quiet: bool):
     return tqdm(total=total, desc=desc, unit="patch", unit_scale=True, disable=quiet, leave=False, file=sys.stderr, dynamic_ncols=True)
 
 
-def train(config: TrainConfig, resume: str | None = None, quiet: bool = False, log=print) -> dict:
-    """Run (or resume) training; returns the summary written to ``OUT/summary.json``."""
+def train(config: TrainConfig, resume: str | None = None, quiet: bool = False, log=print, stop_at: int | None = None) -> dict:
+    """Run (or resume) training; returns the summary written to ``OUT/summary.json``.
+
+    ``stop_at``: end this invocation after that epoch (the schedule still spans ``config.epochs``),
+    leaving a checkpoint to resume from: long runs in time-boxed sessions, reproducibly.
+    """
     checkpoint = load_checkpoint(resume) if resume else None
+    invocations = []  # every command that trained this run, and the epochs each one ran
     if checkpoint is not None:
         saved = json.loads(checkpoint["config"])
+        # Checkpoints from before invocations were recorded: the first command ran up to here.
+        invocations = json.loads(checkpoint.get("invocations") or "[]") or [
+            {"command": saved["command"], "epochs": saved["epochs"], "first_epoch": 1, "last_epoch": int(checkpoint["epoch"])}
+        ]
         saved["epochs"], saved["workers"], saved["threads"] = config.epochs, config.workers, config.threads
         saved["command"] = config.command
         config = TrainConfig(**saved)
@@ -143,7 +152,9 @@ def train(config: TrainConfig, resume: str | None = None, quiet: bool = False, l
     log(f"{config.model} x{config.scale}: {sum(p.numel() for p in model.parameters())} parameters, "
         f"{len(dataset.pairs)} training images, {len(val_pairs)} validation images")
 
-    for epoch in range(start_epoch, config.epochs):
+    invocations.append({"command": config.command, "epochs": config.epochs, "first_epoch": start_epoch + 1, "last_epoch": start_epoch})
+    end_epoch = min(config.epochs, stop_at) if stop_at else config.epochs
+    for epoch in range(start_epoch, end_epoch):
         started = time.perf_counter()
         dataset.set_epoch(epoch)
         loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=False, num_workers=config.workers, drop_last=True)
@@ -168,6 +179,7 @@ def train(config: TrainConfig, resume: str | None = None, quiet: bool = False, l
         if improved:
             best_psnr, best_epoch = val_psnr, epoch + 1
             save_weights(model, out_dir / "best.safetensors", extra={"epoch": str(epoch + 1), "val_psnr": f"{val_psnr:.4f}", "command": config.command})
+        invocations[-1]["last_epoch"] = epoch + 1
         history.append({"epoch": epoch + 1, "loss": total_loss / max(batches, 1), "val_psnr": val_psnr, "seconds": seconds, "lr": optimizer.param_groups[0]["lr"]})
         save_checkpoint(
             {
@@ -180,18 +192,25 @@ def train(config: TrainConfig, resume: str | None = None, quiet: bool = False, l
                 "torch_rng": torch.get_rng_state(),
                 "config": json.dumps(asdict(config)),
                 "history": json.dumps(history),
+                "invocations": json.dumps(invocations),
             },
             out_dir / "checkpoint.pt",
         )
         log(f"epoch {epoch + 1}/{config.epochs}  loss {total_loss / max(batches, 1):.5f}  val {val_psnr:.3f} dB"
             f"{'  (best)' if improved else ''}  {seconds:.1f}s")
 
-    save_weights(model, out_dir / "last.safetensors", extra={"epoch": str(config.epochs), "command": config.command})
+    done_epochs = max(start_epoch, end_epoch)
+    if done_epochs >= config.epochs:
+        save_weights(model, out_dir / "last.safetensors", extra={"epoch": str(config.epochs), "command": config.command})
+    else:
+        log(f"stopped after epoch {done_epochs} of {config.epochs}; continue with --resume {out_dir / 'checkpoint.pt'}")
     summary = {
         "config": asdict(config),
         "best_val_psnr": best_psnr,
         "best_epoch": best_epoch,
-        "epochs": config.epochs,
+        "epochs": done_epochs,
+        "schedule_epochs": config.epochs,
+        "invocations": invocations,
         "train_seconds": sum(h["seconds"] for h in history),
         "history": history,
     }
