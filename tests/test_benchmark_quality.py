@@ -59,6 +59,23 @@ def test_markdown_marks_missing_columns_with_their_reason():
     assert "n/a*" in md and "no dnn_superres" in md and "32.55" in md
 
 
+def _shapes(rng, width: int, height: int) -> Image.Image:
+    """Anti-aliased ellipses and lines drawn at 4x and reduced: sharp, natural-looking edges."""
+    from PIL import ImageDraw
+
+    big = Image.new("RGB", (4 * width, 4 * height), tuple(int(v) for v in rng.integers(0, 256, 3)))
+    draw = ImageDraw.Draw(big)
+    for _ in range(12):
+        x0, y0 = rng.integers(0, 4 * width), rng.integers(0, 4 * height)
+        x1, y1 = x0 + rng.integers(8, 80), y0 + rng.integers(8, 60)
+        colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+        if rng.random() < 0.5:
+            draw.ellipse((x0, y0, x1, y1), fill=colour)
+        else:
+            draw.line((x0, y0, x1, y1), fill=colour, width=int(rng.integers(3, 10)))
+    return big.resize((width, height), Image.LANCZOS)
+
+
 def test_video_quality_scores_every_frame_against_bicubic(tmp_path, cli):
     import av
 
@@ -68,8 +85,7 @@ def test_video_quality_scores_every_frame_against_bicubic(tmp_path, cli):
         stream = out.add_stream("rawvideo", rate=25)
         stream.width, stream.height, stream.pix_fmt = 48, 36, "yuv420p"
         for i in range(3):
-            small = rng.integers(0, 256, (9, 12, 3), dtype=np.uint8)
-            rgb = np.asarray(Image.fromarray(small).resize((48, 36), Image.BICUBIC))
+            rgb = np.asarray(_shapes(rng, 48, 36))
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
             frame.pts = i
             out.mux(stream.encode(frame))
@@ -82,5 +98,5 @@ def test_video_quality_scores_every_frame_against_bicubic(tmp_path, cli):
     (video,) = report["video"]
     assert video["frames"] == 3 and len(video["per_frame"]) == 3 and video["scale"] == 2
     assert video["mean"]["model"] == pytest.approx(np.mean([r["model"] for r in video["per_frame"]]))
-    # Smooth content: the trained ESPCN beats bicubic on each frame.
-    assert all(r["model"] > r["bicubic"] for r in video["per_frame"])
+    # Edges like a real picture's: the trained ESPCN beats bicubic on each frame.
+    assert all(r["model"] > r["bicubic"] + 0.5 for r in video["per_frame"]), video["per_frame"]
