@@ -1,5 +1,6 @@
 """vsr.cluster.join: parts joined by stream copy give the file a single run gives."""
 from fractions import Fraction
+from itertools import pairwise
 
 import pytest
 
@@ -75,14 +76,14 @@ def test_joined_parts_equal_a_single_run(sources, tmp_path, case):
 def test_decode_timestamps_are_increasing_and_never_after_presentation():
     presentation = [0, 3, 1, 2, 4, 7, 5, 6, 8]  # I P B B | I P B B | I
     dts = _decode_timestamps(presentation, delay=2)
-    assert all(a < b for a, b in zip(dts, dts[1:]))
+    assert all(a < b for a, b in pairwise(dts))
     assert all(d <= p for d, p in zip(dts, presentation))
     assert dts[:3] == [-2, -1, 0]  # as x264 starts a stream with two frames of reordering
 
 
 def test_parts_encoded_differently_cannot_be_joined(sources, tmp_path):
     src = sources / "a.mkv"
-    plan, parts, counts, starts = upscale_in_parts(src, tmp_path, ".mp4")
+    plan, parts, _counts, starts = upscale_in_parts(src, tmp_path, ".mp4")
     upscale_video(src, parts[1], RepeatRunner(2), overwrite=True, quiet=True, crf=10,
                   open_reader=lambda source, log: SegmentReader(source, plan.segments[1], log))
     with pytest.raises(OutputError, match="other settings"):
@@ -92,7 +93,7 @@ def test_parts_encoded_differently_cannot_be_joined(sources, tmp_path):
 
 def test_a_part_that_changed_since_it_was_written_is_refused(sources, tmp_path):
     src = sources / "a.mkv"
-    plan, parts, counts, starts = upscale_in_parts(src, tmp_path, ".mkv", codec="ffv1")
+    _plan, parts, counts, starts = upscale_in_parts(src, tmp_path, ".mkv", codec="ffv1")
     counts[0] += 1
     with pytest.raises(InputError, match="frames"):
         join_parts(src, parts, tmp_path / "out.mkv", "matroska", counts, starts)

@@ -16,7 +16,7 @@ def manifest(tmp_path):
     src = write_clip(tmp_path / "a.mp4", frames=30, width=64, height=48, gop=8)
     work = tmp_path / "out.mp4.vsr-parts"
     work.mkdir()
-    made = Manifest.create(work, ClusterSettings().fingerprint(), str(src), str(tmp_path / "out.mp4"), plan_segments(src, frames=8), ".mp4")
+    made = Manifest.create(work, ClusterSettings().fingerprint(), str(src), str(tmp_path / "out.mp4"), plan_segments(src, frames=4), ".mp4")
     made.save()
     return made
 
@@ -37,8 +37,11 @@ def test_a_done_segment_whose_part_went_missing_or_changed_is_pending_again(mani
         manifest.mark_done(index, frames=8, size=10, sha256="ab")
     manifest.part_path(manifest.segments[1]).write_bytes(b"x" * 11)
     manifest.mark_done(2, frames=8, size=10, sha256="ab")  # never written
+    manifest.part_path(manifest.segments[3]).write_bytes(b"x")  # written, never recorded
+    (manifest.folder / ".part00003.mp4.1234abcd.vsr-part").write_bytes(b"x")  # its task died
     assert manifest.recheck_done() == 2
-    assert [r.state for r in manifest.segments][:3] == [DONE, PENDING, PENDING]
+    assert [r.state for r in manifest.segments][:4] == [DONE, PENDING, PENDING, PENDING]
+    assert sorted(p.name for p in manifest.folder.iterdir()) == ["manifest.json", "part00000.mp4"]
 
 
 def test_other_settings_or_a_changed_source_do_not_match(manifest, tmp_path):

@@ -17,7 +17,7 @@ from ..video.writer import FORMATS, Y4M
 
 #: Extensions a folder's files must have to be taken as videos.
 VIDEO_EXTENSIONS = frozenset(
-    ".mp4 .m4v .mkv .mov .webm .avi .y4m .ts .m2ts .mts .mpg .mpeg .flv .wmv .ogv .3gp .mxf .nut .dv".split()
+    {".mp4", ".m4v", ".mkv", ".mov", ".webm", ".avi", ".y4m", ".ts", ".m2ts", ".mts", ".mpg", ".mpeg", ".flv", ".wmv", ".ogv", ".3gp", ".mxf", ".nut", ".dv"}
 )
 LIST_EXTENSION = ".txt"
 _FALLBACK_EXTENSION = ".mkv"

@@ -16,6 +16,7 @@ complete; any error removes it.
 """
 from __future__ import annotations
 
+import contextlib
 import heapq
 import os
 from collections.abc import Iterator
@@ -286,7 +287,6 @@ def _mux(output, packets: list[av.Packet], name: str, log) -> None:
 
 
 def _abort(output) -> None:
-    try:
+    """Close without caring about the result (the caller deletes the file)."""
+    with contextlib.suppress(av.error.FFmpegError, OSError):
         output.close()
-    except Exception:
-        pass

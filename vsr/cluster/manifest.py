@@ -57,7 +57,7 @@ class SegmentRecord:
         return {"segment": self.segment.as_dict(), "part": self.part, "state": self.state, "frames": self.frames, "size": self.size, "sha256": self.sha256}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "SegmentRecord":
+    def from_dict(cls, data: dict) -> SegmentRecord:
         return cls(Segment.from_dict(data["segment"]), data["part"], data["state"], data.get("frames"), data.get("size"), data.get("sha256"))
 
 
@@ -82,7 +82,7 @@ class Manifest:
         return self.folder / MANIFEST_NAME
 
     @classmethod
-    def create(cls, folder: Path, fingerprint: dict, source: str, target: str, plan: SegmentPlan, part_suffix: str) -> "Manifest":
+    def create(cls, folder: Path, fingerprint: dict, source: str, target: str, plan: SegmentPlan, part_suffix: str) -> Manifest:
         """A fresh manifest for ``plan``, every segment pending (not saved yet)."""
         records = [SegmentRecord(s, f"part{s.index:05d}{part_suffix}") for s in plan.segments]
         return cls(
@@ -109,15 +109,19 @@ class Manifest:
         record.state, record.frames, record.size, record.sha256 = DONE, frames, size, sha256
 
     def recheck_done(self) -> int:
-        """Set back to pending every done segment whose part is gone or changed size; how many."""
+        """Set back to pending every done segment whose part is gone or changed size, and delete
+        what is not a recorded part: parts of pending segments (a task finished but the run
+        stopped before recording it) and temporary files of tasks that died. How many were lost."""
         lost = 0
         for record in self.segments:
-            if record.state != DONE:
-                continue
             path = self.part_path(record)
-            if not path.is_file() or path.stat().st_size != record.size:
+            if record.state == DONE and (not path.is_file() or path.stat().st_size != record.size):
                 record.state, record.frames, record.size, record.sha256 = PENDING, None, None, None
                 lost += 1
+            if record.state != DONE:
+                path.unlink(missing_ok=True)
+        for temp in self.folder.glob(".*.vsr-part"):
+            temp.unlink(missing_ok=True)
         return lost
 
     def matches(self, fingerprint: dict, source: str) -> bool:
@@ -152,7 +156,7 @@ class Manifest:
             raise OutputError(f"{self.path}: cannot write the run's manifest ({exc.strerror or exc})") from None
 
     @classmethod
-    def load(cls, folder: Path) -> "Manifest":
+    def load(cls, folder: Path) -> Manifest:
         """The manifest in ``folder``; OutputError if it is missing or unreadable."""
         path = folder / MANIFEST_NAME
         try:

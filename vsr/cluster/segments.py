@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass
 from fractions import Fraction
+from itertools import pairwise
 
 import av
 import av.error
@@ -65,7 +66,7 @@ class Segment:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Segment":
+    def from_dict(cls, data: dict) -> Segment:
         return cls(data["index"], data["first"], data["end"], PacketKey(**data["start"]), data.get("shown_from"))
 
 
@@ -120,9 +121,8 @@ def _clean_cuts(packets: list[_PacketInfo]) -> list[int]:
     cuts = []
     last_shown_before = -inf  # largest timestamp of packets[:i]
     for i, info in enumerate(packets):
-        if i > 0 and info.keyframe and info.stamp is not None:
-            if info.stamp == first_shown_from[i] and last_shown_before < info.stamp:
-                cuts.append(i)
+        if i > 0 and info.keyframe and info.stamp is not None and last_shown_before < info.stamp == first_shown_from[i]:
+            cuts.append(i)
         last_shown_before = inf if info.stamp is None else max(last_shown_before, info.stamp)
     return cuts
 
@@ -135,7 +135,7 @@ def _first_shown(packets: list[_PacketInfo]) -> int | None:
 def _is_variable_rate(packets: list[_PacketInfo]) -> bool:
     # The pipeline's own test (vsr.video.pipeline._is_variable_rate) on the first frames' timestamps.
     stamps = sorted(p.stamp for p in packets if p.stamp is not None)[:_RATE_FRAMES]
-    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    gaps = [b - a for a, b in pairwise(stamps)]
     return bool(gaps) and max(gaps) - min(gaps) > 1
 
 

@@ -45,7 +45,7 @@ class ClusterSettings:
         """True if the backend or device asks for a GPU, False if for the CPU, None if either."""
         if self.backend == "tensorrt" or (self.device or "").startswith("cuda"):
             return True
-        if self.device == "cpu" or self.backend == "onnxruntime" or self.precision == "bf16":
+        if self.device == "cpu" or (self.backend == "onnxruntime" and self.device is None):
             return False
         return None
 
