@@ -50,6 +50,8 @@ class ClusterVideoResult:
     segments_run: int = 0
     segments_reused: int = 0
     notes: list[str] = field(default_factory=list)
+    task_s: float = 0.0  # seconds the tasks of this run spent on its segments, summed
+    join_s: float = 0.0
 
 
 @dataclass
@@ -59,6 +61,7 @@ class ClusterResult:
     videos: list[ClusterVideoResult]
     cluster: str | None
     wall_s: float = 0.0
+    hosts: list[str] = field(default_factory=list)  # the machines whose workers did segments
 
     @property
     def frames(self) -> int:
@@ -123,8 +126,10 @@ class _Video:
         self.manifest.mark_done(outcome.index, outcome.frames, outcome.size, outcome.sha256)
         self.manifest.save()
         self.result.segments_run += 1
+        self.result.task_s += outcome.seconds
 
     def join(self, warn: Callable[[str], None]) -> None:
+        start = time.perf_counter()
         manifest = self.manifest
         records = manifest.segments
         starts = None
@@ -142,6 +147,7 @@ class _Video:
         for part in parts:
             part.unlink(missing_ok=True)
         self.result.frames = joined.frames
+        self.result.join_s = time.perf_counter() - start
 
 
 def _open_video(number: int, pair: VideoPair, fingerprint: dict, overwrite: bool, frames: int | None, seconds: float | None) -> _Video:
@@ -220,9 +226,11 @@ def upscale_cluster(
                 warn(note)
         jobs = [job for video in videos if not video.joined for job in video.jobs(settings)]
         seen_warnings: set[str] = set()
+        hosts: set[str] = set()
 
         def done(job: SegmentJob, outcome: SegmentOutcome) -> None:
             video = videos[job.video]
+            hosts.add(outcome.host)
             video.record(outcome)
             for line in outcome.warnings:
                 if line not in seen_warnings:
@@ -243,4 +251,4 @@ def upscale_cluster(
         description = cluster.describe()
     for video in videos:
         shutil.rmtree(work_folder(video.pair.target), ignore_errors=True)
-    return ClusterResult([v.result for v in videos], description, time.perf_counter() - start)
+    return ClusterResult([v.result for v in videos], description, time.perf_counter() - start, sorted(hosts))
