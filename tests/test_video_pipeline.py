@@ -191,3 +191,34 @@ def test_each_encoder_works_and_keeps_stderr_quiet(tmp_path, capfd, codec, ext, 
     b = probe(tmp_path / f"b.{ext}")
     assert (b["frames"], b["width"]) == (3, 128) and decoded_as in b["codec"]
     assert warnings == [] and capfd.readouterr().err == ""
+
+
+def test_progress_is_called_once_per_frame_written(tmp_path):
+    src = write_clip(tmp_path / "a.mkv", frames=6)
+    calls = []
+    upscale_video(src, tmp_path / "b.mkv", RepeatRunner(2), quiet=True, progress=calls.append)
+    assert calls == [1] * 6
+
+
+def test_a_caller_given_reader_is_used(tmp_path):
+    from vsr.video.reader import VideoReader
+
+    src = write_clip(tmp_path / "a.mkv", frames=3)
+    opened = []
+
+    def open_reader(source, log):
+        opened.append(source)
+        return VideoReader(source, log)
+
+    result = upscale_video(src, tmp_path / "b.mkv", RepeatRunner(2), open_reader=open_reader)
+    assert opened == [str(src)] and result.frames == 3
+
+
+@pytest.mark.parametrize("variable_rate, reorders", [(None, True), (True, False)])
+def test_a_caller_can_say_the_rate_is_variable_for_the_whole_file(tmp_path, variable_rate, reorders):
+    # A part of a file cannot judge the rate from its own first frames; the caller says it once.
+    src = write_clip(tmp_path / "a.mkv", frames=12, width=64, height=48)
+    upscale_video(src, tmp_path / "b.mp4", RepeatRunner(2), variable_rate=variable_rate)
+    with av.open(str(tmp_path / "b.mp4")) as container:
+        packets = [p for p in container.demux(video=0) if p.size]
+    assert any(p.dts < p.pts for p in packets) == reorders

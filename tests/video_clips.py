@@ -67,8 +67,10 @@ def write_clip(
     fmt: str | None = None,
     rgb: bool = False,
     seed: int = 0,
+    gop: int | None = None,
 ) -> Path:
-    """Write a small clip; ``pts`` gives each frame's timestamp (VFR) in ``time_base``."""
+    """Write a small clip; ``pts`` gives each frame's timestamp (VFR) in ``time_base``; ``gop``:
+    a keyframe every ``gop`` frames."""
     path = Path(path)
     if codec is None:
         codec = {".y4m": "wrapped_avframe", ".webm": "libvpx-vp9"}.get(path.suffix, "libx264")
@@ -76,6 +78,8 @@ def write_clip(
     with av.open(str(path), "w", format=fmt, options=options) as out:
         video = out.add_stream(codec, rate=rate, options={"x265-params": "log-level=error"} if codec == "libx265" else {})
         video.width, video.height, video.pix_fmt = width, height, pix_fmt
+        if gop is not None:
+            video.codec_context.gop_size = gop
         if time_base is not None:
             video.codec_context.time_base = time_base
             video.time_base = time_base

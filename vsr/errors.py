@@ -19,3 +19,7 @@ class WeightsError(VsrError):
 
 class ConfigError(VsrError):
     """An option or combination of options that cannot work."""
+
+
+class ClusterError(VsrError):
+    """A cluster run could not go on: Ray missing or unreachable, or a segment's worker lost again and again."""

@@ -49,7 +49,7 @@ def gpu_description() -> str | None:
 
 def library_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
-    for package in ("vsr", "torch", "numpy", "av", "onnxruntime", "tensorrt", "opencv-contrib-python-headless", "opencv-python", "pillow"):
+    for package in ("vsr", "torch", "numpy", "av", "onnxruntime", "tensorrt", "opencv-contrib-python-headless", "opencv-python", "pillow", "ray"):
         try:
             versions[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:

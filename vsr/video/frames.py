@@ -240,3 +240,13 @@ def make_frame(luma: np.ndarray, chroma: np.ndarray | None, layout: PixelLayout)
             else:
                 _quantise_into(view, chroma[index - 1], layout)
     return frame
+
+
+def display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
+    """The frame's display matrix (rotation, flip) as 9 integers, or None when it is the identity."""
+    for side_data in frame.side_data:
+        if side_data.type.name == "DISPLAYMATRIX":
+            matrix = tuple(np.frombuffer(bytes(side_data), dtype="<i4").tolist())
+            identity = (65536, 0, 0, 0, 65536, 0, 0, 0, 1 << 30)
+            return None if matrix == identity else matrix
+    return None

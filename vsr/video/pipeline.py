@@ -22,7 +22,6 @@ from __future__ import annotations
 import heapq
 import os
 import queue
-import secrets
 import sys
 import threading
 import time
@@ -35,10 +34,11 @@ from typing import TYPE_CHECKING
 import av
 import numpy as np
 
-from ..errors import ConfigError, InputError, OutputError
+from ..errors import ConfigError, InputError
 from .chroma import ChromaUpscaler
 from .ffmpeg_log import captured_ffmpeg_log
-from .frames import InputPlan, PixelLayout, luma_from_model, luma_to_model, make_frame, plan_input, read_planes
+from .frames import InputPlan, PixelLayout, display_matrix, luma_from_model, luma_to_model, make_frame, plan_input, read_planes
+from .output_file import check_target, create_temp
 from .reader import VideoReader
 from .stages import StageTimes
 from .writer import Y4M, VideoSpec, VideoWriter, choose_encoder, choose_layout, output_format
@@ -162,44 +162,6 @@ def _print_warning(message: str) -> None:
     print(f"vsr: warning: {message}", file=sys.stderr)
 
 
-def _check_target(target: Path, overwrite: bool, source: str) -> None:
-    if target.is_dir():
-        raise OutputError(f"{target}: is a directory")
-    if target.exists() and not overwrite:
-        raise OutputError(f"{target}: already exists (use -y to overwrite)")
-    parent = target.parent
-    if not parent.is_dir():
-        raise OutputError(f"{parent}: output directory does not exist")
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"{parent}: output directory is not writable")
-    if source != "-" and target.exists() and os.path.samefile(source, target):
-        raise OutputError(f"{target}: is the input; write the output elsewhere")
-
-
-def _create_temp(target: Path) -> Path:
-    """An empty hidden file beside ``target`` (same filesystem, so the final rename is atomic)."""
-    for _ in range(10):
-        temp = target.parent / f".{target.name}.{secrets.token_hex(4)}.vsr-part"
-        try:
-            fd = os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)  # 0o666: the umask applies, as for any new file
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise OutputError(f"{target.parent}: output directory is not writable ({exc.strerror})") from None
-        os.close(fd)
-        return temp
-    raise OutputError(f"{target.parent}: cannot create a temporary file")
-
-
-def _display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
-    for side_data in frame.side_data:
-        if side_data.type.name == "DISPLAYMATRIX":
-            matrix = tuple(np.frombuffer(bytes(side_data), dtype="<i4").tolist())
-            identity = (65536, 0, 0, 0, 65536, 0, 0, 0, 1 << 30)
-            return None if matrix == identity else matrix
-    return None
-
-
 def _is_variable_rate(pictures: list) -> bool:
     """True when the gaps between the first frames' timestamps differ by more than rounding."""
     times = [p.pts for p in pictures if isinstance(p, _Picture)]
@@ -211,7 +173,7 @@ def _check_output(source: str, target: str, overwrite: bool, codec, crf, preset)
     format_name = output_format(target)
     encoder = choose_encoder(format_name, codec, crf, preset)
     if target != "-":
-        _check_target(Path(target), overwrite, source)
+        check_target(Path(target), overwrite, source)
     return format_name, encoder
 
 
@@ -246,13 +208,23 @@ def upscale_video(
     *,
     stages: StageTimes | None = None,
     warn: Callable[[str], None] | None = None,
+    progress: Callable[[int], None] | None = None,
+    open_reader: Callable[[str, list], VideoReader] = VideoReader,
+    variable_rate: bool | None = None,
 ) -> VideoResult:
     """Upscale the video ``source`` into ``target`` with ``runner``; ``-`` means y4m on stdin/stdout.
 
     ``codec``, ``crf``, ``preset``, ``pix_fmt``: encoder settings (see :mod:`vsr.video.writer`);
     ``batch``: frames per model call (default: by frame size); ``quiet``: no progress bar (it is
     shown only when stderr is a terminal anyway). ``stages`` collects per-stage times; ``warn``
-    receives the one warning line, if any (default: printed to stderr).
+    receives the one warning line, if any (default: printed to stderr); ``progress`` is called
+    with 1 after each frame is written.
+
+    ``open_reader(source, log)`` opens the input (default :class:`VideoReader`; a cluster task
+    passes one that reads a single segment of the file). ``variable_rate`` says whether the video
+    has a variable frame rate, which decides B-frames for MP4/MOV (see :meth:`_Job._read_ahead`);
+    by default it is judged from the first frames, which a caller that encodes a file in parts
+    must do once for the whole file so that every part is encoded alike.
 
     Raises InputError, OutputError or ConfigError with a one-line message; on any error or
     interruption nothing is left at ``target``.
@@ -262,6 +234,7 @@ def upscale_video(
     source, target = str(source), str(target)
     format_name, encoder = _check_output(source, target, overwrite, codec, crf, preset)
     job = _Job(source, target, runner, format_name, encoder, pix_fmt, batch, quiet, stages or StageTimes(), warn or _print_warning)
+    job.open_reader, job.variable_rate, job.progress = open_reader, variable_rate, progress
     with captured_ffmpeg_log() as log:
         return job.run(log)
 
@@ -283,6 +256,9 @@ class _Job:
         self.frames_out = 0
         self.last_pts: int | None = None
         self.last_duration: int | None = None
+        self.progress: Callable[[int], None] | None = None
+        self.open_reader: Callable[[str, list], VideoReader] = VideoReader
+        self.variable_rate: bool | None = None
 
     # -- orchestration -------------------------------------------------------------------------
 
@@ -332,7 +308,7 @@ class _Job:
                 raise worker.error
 
     def _run(self, log: list) -> VideoResult:
-        self.reader = VideoReader(self.source, log)
+        self.reader = self.open_reader(self.source, log)
         info = self.reader.info
         self.batch = self.batch or max(1, min(_MAX_AUTO_BATCH, _BATCH_PIXELS // max(1, info.width * info.height)))
         self.decoded = _Channel(2 * self.batch, self.stop)
@@ -376,7 +352,8 @@ class _Job:
         self.lookahead = [first]
         while len(self.lookahead) < _LOOKAHEAD_FRAMES and not isinstance(self.lookahead[-1], _End):
             self.lookahead.append(self.decoded.get())
-        if _is_variable_rate(self.lookahead) and self.format_name in ("mp4", "mov") and self.encoder.name in _REORDERING_ENCODERS:
+        variable = self.variable_rate if self.variable_rate is not None else _is_variable_rate(self.lookahead)
+        if variable and self.format_name in ("mp4", "mov") and self.encoder.name in _REORDERING_ENCODERS:
             # MP4 times samples by decode-time deltas; with B-frames the encoder's DTS trail the
             # PTS by a number of *frames*, which for uneven gaps makes the track shorter than the
             # video in FFmpeg-based players. Without reordering, DTS = PTS and every gap is kept.
@@ -404,7 +381,7 @@ class _Job:
         if self.target == "-":
             file, name = sys.stdout.buffer, "stdout"
         else:
-            self.temp = _create_temp(Path(self.target))
+            self.temp = create_temp(Path(self.target))
             file, name = str(self.temp), self.target
         self.writer = VideoWriter(file, self.format_name, self.encoder, spec, reader=self.reader, log=log, name=name)
         notes = ([note] if note else []) + self.writer.notes
@@ -444,7 +421,7 @@ class _Job:
             frame = item
             if self.first is None:
                 plan = plan_input(frame, reader.name)
-                self.first = _FirstFrame(plan, frame.width, frame.height, frame.color_primaries, frame.color_trc, _display_matrix(frame))
+                self.first = _FirstFrame(plan, frame.width, frame.height, frame.color_primaries, frame.color_trc, display_matrix(frame))
             elif (frame.width, frame.height) != (self.first.width, self.first.height):
                 raise InputError(
                     f"{reader.name}: the picture size changes at frame {self.frames_out + len(window)} "
@@ -546,3 +523,5 @@ class _Job:
             stages.frames += 1
             if self.bar is not None:
                 self.bar.update(1)
+            if self.progress is not None:
+                self.progress(1)

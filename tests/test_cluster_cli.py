@@ -1,0 +1,47 @@
+"""`vsr upscale --cluster` from the command line: a run, one-line errors, Ray missing, --help."""
+import subprocess
+import sys
+
+from tests.conftest import REPO, assert_cli_error, run_vsr
+from tests.video_clips import leftovers, probe, write_clip
+from vsr.cluster.segments import plan_segments
+
+
+def test_without_ray_one_line_says_how_to_install_it(monkeypatch, cli, tmp_path):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails, as where it is not installed
+    monkeypatch.delitem(sys.modules, "vsr.cluster.ray_runner", raising=False)
+    src = write_clip(tmp_path / "a.mkv", frames=2)
+    assert_cli_error(cli("upscale", src, tmp_path / "b.mp4", "--cluster"), "pip install 'vsr[cluster]'")
+    assert leftovers(tmp_path, {"a.mkv"}) == []
+
+
+def test_segment_lengths_need_cluster(cli, tmp_path):
+    src = write_clip(tmp_path / "a.mkv", frames=2)
+    assert_cli_error(cli("upscale", src, tmp_path / "b.mp4", "--segment-frames", "10"), "go with --cluster")
+
+
+def test_nothing_but_the_cluster_runner_imports_ray():
+    code = (
+        "import sys, vsr, vsr.api, vsr.cli.main, vsr.cluster, vsr.cluster.run, vsr.video;"
+        "assert 'ray' not in sys.modules, sorted(m for m in sys.modules if m.startswith('ray'))"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+
+
+def test_help_explains_cluster():
+    out = run_vsr("upscale", "--help").stdout.decode()
+    for words in ("--cluster [ADDRESS]", "ray://HOST:10001", "auto", "OUTPUT.vsr-parts", "--segment-frames", "--segment-seconds"):
+        assert words in out
+
+
+def test_cluster_run_from_the_command_line(local_ray, tmp_path, cli):
+    src = write_clip(tmp_path / "a.mkv", frames=20, width=64, height=48, gop=5, audio="aac")
+    target = tmp_path / "b.mkv"
+    code, stderr = cli("upscale", src, target, "--cluster", "--segment-frames", "5", "--backend", "torch", "--codec", "ffv1")
+    segments = len(plan_segments(src, frames=5).segments)
+    assert code == 0 and f"wrote {target} ({segments} segments on local Ray: 1 node, 2 CPUs" in stderr and segments >= 3
+    assert probe(target)["pts"] == probe(src)["pts"] and probe(target)["width"] == 128
+    assert_cli_error(cli("upscale", src, target, "--cluster"), "already exists")
+    assert_cli_error(cli("upscale", src, tmp_path / "c.y4m", "--cluster"), "not y4m")
+    assert_cli_error(cli("upscale", src, tmp_path / "c.mp4", "--cluster", "--segment-frames", "4", "--segment-seconds", "1"), "not both")
+    assert leftovers(tmp_path, {"a.mkv", "b.mkv"}) == []

@@ -1,0 +1,212 @@
+"""Running segment tasks on Ray: the only module of vsr that imports ``ray``.
+
+:class:`RayCluster` connects to a running cluster (``ADDRESS``: ``auto`` for the one this machine
+belongs to, ``ray://HOST:10001`` for Ray Client), or starts a local Ray with this machine's cores
+(``local``); within a process where Ray is already initialised it uses that one. :meth:`RayCluster.run`
+submits every segment as a task (:func:`vsr.cluster.task.run_segment`) and hands each result to
+the caller as soon as it is in, with one progress bar over the frames of all tasks.
+
+Failures are told apart as Ray tells them apart. A *system* failure (the worker process died:
+killed, out of memory, its node lost) is retried by Ray on any node, up to :data:`MAX_RETRIES`
+times (``max_retries``); after that the run stops with a :class:`~vsr.errors.ClusterError`. An
+*application* error raised by the task is not retried (``retry_exceptions=False``): a
+:class:`~vsr.errors.VsrError` (a corrupt segment, an encoder that refuses the settings) fails the
+run with its own message, and anything else with its type and first line. Either way the tasks
+still running are cancelled; the parts already done stay done.
+
+Resources: each task asks for ``threads`` CPUs (default 1) and uses that many inference threads;
+it asks for one GPU when the settings name a GPU backend or device, or, with ``--backend auto``,
+when the cluster has GPUs.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from ..errors import ClusterError, ConfigError, VsrError
+
+try:
+    import ray
+    import ray.exceptions
+except ImportError:  # optional: pip install vsr[cluster]
+    raise ConfigError("--cluster needs Ray: pip install 'vsr[cluster]'") from None
+
+from ..backends.base import first_line
+from .task import SegmentJob, SegmentOutcome, run_segment
+
+#: How many times a segment whose worker died is run again (on any node) before the run stops.
+MAX_RETRIES = 3
+LOCAL = "local"
+# Seconds between progress reports from a task, and between the driver's looks at them.
+_REPORT_S = 0.5
+_POLL_S = 0.5
+_CONNECT_TIMEOUT_S = 10.0
+_SYSTEM_FAILURES = (
+    ray.exceptions.WorkerCrashedError,
+    ray.exceptions.NodeDiedError,
+    ray.exceptions.OutOfMemoryError,
+    ray.exceptions.LocalRayletDiedError,
+    ray.exceptions.ObjectLostError,
+    ray.exceptions.OwnerDiedError,
+)
+
+
+@ray.remote(num_cpus=0)
+class _Progress:
+    """Frames done so far by each running task (the latest attempt's count)."""
+
+    def __init__(self):
+        self.frames: dict = {}
+
+    def report(self, key, frames: int) -> None:
+        self.frames[key] = frames
+
+    def snapshot(self) -> dict:
+        return dict(self.frames)
+
+
+def _segment_task(job: SegmentJob, progress: ray.actor.ActorHandle) -> SegmentOutcome:
+    done = [0, 0.0]  # frames, time of the last report
+
+    def report(frames: int) -> None:
+        done[0] += frames
+        now = time.monotonic()
+        if now - done[1] >= _REPORT_S:
+            done[1] = now
+            progress.report.remote(job.key, done[0])
+
+    return run_segment(job, report)
+
+
+_segment_remote = ray.remote(_segment_task)
+
+
+class RayCluster:
+    """A connection to Ray for the length of a ``with`` block (shut down only if started here)."""
+
+    def __init__(self, address: str | None = LOCAL):
+        self.address = address or LOCAL
+        self._started = False
+
+    def __enter__(self) -> RayCluster:
+        if ray.is_initialized():
+            return self
+        options = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False}
+        try:
+            if self.address == LOCAL:
+                ray.init(num_cpus=os.cpu_count() or 1, **options)
+            else:
+                _check_reachable(self.address)
+                ray.init(address=self.address, **options)
+        except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
+            raise ClusterError(f"cannot connect to the Ray cluster at {self.address}: {first_line(exc)}") from None
+        self._started = True
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._started:
+            ray.shutdown()
+
+    def resources(self) -> dict:
+        return ray.cluster_resources()
+
+    def describe(self) -> str:
+        found = self.resources()
+        nodes = len([n for n in ray.nodes() if n.get("Alive")])
+        gpus = int(found.get("GPU", 0))
+        where = "local Ray" if self.address == LOCAL else f"Ray at {self.address}"
+        return f"{where}: {nodes} node{'s' * (nodes != 1)}, {int(found.get('CPU', 0))} CPUs" + (f", {gpus} GPUs" if gpus else "")
+
+    def task_options(self, job: SegmentJob, cluster_has_gpus: bool) -> tuple[dict, SegmentJob]:
+        """Ray resources for ``job``, and the job with its thread count fixed to its CPUs."""
+        settings = job.settings
+        gpu = settings.wants_gpu()
+        if gpu is None:
+            gpu = cluster_has_gpus
+        cpus = settings.threads or 1
+        options = {"num_cpus": cpus, "num_gpus": 1 if gpu else 0, "max_retries": MAX_RETRIES, "retry_exceptions": False}
+        return options, replace(job, settings=replace(settings, threads=cpus))
+
+    def run(
+        self,
+        jobs: list[SegmentJob],
+        on_done: Callable[[SegmentJob, SegmentOutcome], None],
+        total_frames: int | None = None,
+        done_frames: int = 0,
+        quiet: bool = False,
+    ) -> None:
+        """Run ``jobs`` as tasks; ``on_done(job, outcome)`` in this thread as each one finishes.
+
+        Raises the first task's VsrError, or ClusterError; KeyboardInterrupt passes through. In
+        every case the tasks not finished are cancelled.
+        """
+        progress = _Progress.remote()
+        has_gpus = self.resources().get("GPU", 0) > 0
+        refs = {}
+        for job in jobs:
+            options, job = self.task_options(job, has_gpus)
+            refs[_segment_remote.options(**options).remote(job, progress)] = job
+        bar = _progress_bar(total_frames, done_frames, quiet)
+        finished: set = set()
+        pending = list(refs)
+        try:
+            while pending:
+                ready, pending = ray.wait(pending, num_returns=len(pending), timeout=_POLL_S)
+                for ref in ready:
+                    job = refs[ref]
+                    outcome = _result(ref, job)
+                    finished.add(job.key)
+                    done_frames += outcome.frames
+                    on_done(job, outcome)
+                if bar is not None:
+                    running = ray.get(progress.snapshot.remote())
+                    bar.n = done_frames + sum(n for key, n in running.items() if key not in finished)
+                    bar.refresh()
+        finally:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            if bar is not None:
+                bar.close()
+            ray.kill(progress)
+
+
+def _check_reachable(address: str) -> None:
+    """ClusterError unless ``HOST:PORT`` (or ``ray://HOST:PORT``) accepts a connection: Ray itself
+    retries an unreachable head for minutes, in C++ code that does not see Ctrl-C."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "auto", or a form Ray resolves itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=_CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise ClusterError(f"cannot connect to the Ray cluster at {address}: {exc.strerror or exc}") from None
+
+
+def _result(ref, job: SegmentJob) -> SegmentOutcome:
+    what = f"segment {job.segment.index} of {job.source}"
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as exc:
+        cause = exc.cause
+        if isinstance(cause, VsrError):
+            raise cause from None
+        raise ClusterError(f"{what} failed: {type(cause).__name__}: {first_line(cause)}") from None
+    except _SYSTEM_FAILURES as exc:
+        raise ClusterError(
+            f"{what}: its worker was lost {MAX_RETRIES + 1} times ({first_line(exc)}); rerun the same command to resume"
+        ) from None
+    except ray.exceptions.RayError as exc:
+        raise ClusterError(f"{what}: {type(exc).__name__}: {first_line(exc)}") from None
+
+
+def _progress_bar(total: int | None, initial: int, quiet: bool):
+    if quiet:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="frame", desc="upscale (cluster)", file=sys.stderr, disable=None, dynamic_ncols=True)

@@ -1,0 +1,81 @@
+"""What every task of a cluster run needs to know, as plain values that travel to any node.
+
+A runner holds a model on a device (and an ONNX session or TensorRT engine), which cannot be sent
+to another process; a task gets these settings instead and builds its own runner from them
+(:mod:`vsr.cluster.task`). :meth:`ClusterSettings.fingerprint` is what a resumed run must share
+with the run that wrote the parts: everything that changes the output, and nothing that only
+changes the speed (threads, the cluster's address).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .. import __version__
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """Model, backend and encoder settings of a run, as ``vsr upscale`` takes them."""
+
+    model: str = "espcn"
+    scale: int = 2
+    weights: str | None = None
+    backend: str = "auto"
+    device: str | None = None
+    precision: str | None = None
+    threads: int | None = None
+    codec: str | None = None
+    crf: int | None = None
+    preset: str | None = None
+    pix_fmt: str | None = None
+    batch: int | None = None
+
+    def runner_args(self) -> tuple:
+        """The arguments of :func:`vsr.api.prepare_runner`, in order."""
+        return (self.model, self.scale, self.weights, self.backend, self.device, self.precision, self.threads)
+
+    def video_options(self) -> dict:
+        """The encoder and batch options of :func:`vsr.video.upscale_video`."""
+        return {"codec": self.codec, "crf": self.crf, "preset": self.preset, "pix_fmt": self.pix_fmt, "batch": self.batch}
+
+    def wants_gpu(self) -> bool | None:
+        """True if the backend or device asks for a GPU, False if for the CPU, None if either."""
+        if self.backend == "tensorrt" or (self.device or "").startswith("cuda"):
+            return True
+        if self.device == "cpu" or (self.backend == "onnxruntime" and self.device is None):
+            return False
+        return None
+
+    def fingerprint(self) -> dict:
+        """What a run's output depends on: these settings (without ``threads``), the weights'
+        content and the vsr version."""
+        values = asdict(self)
+        del values["threads"]
+        values["weights_sha256"] = _weights_sha256(self.model, self.scale, self.weights)
+        values["vsr"] = __version__
+        return values
+
+
+def _weights_sha256(model: str, scale: int, weights: str | None) -> str | None:
+    if weights is None:
+        from ..models.pretrained import find_shipped, shipped_path
+
+        entry = find_shipped(model, scale)
+        if entry is None:
+            return None
+        path = shipped_path(entry)
+    else:
+        path = Path(weights)
+    return file_sha256(path) if path.is_file() else None
+
+
+def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """The SHA-256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
