@@ -5,7 +5,7 @@ from itertools import pairwise
 import pytest
 
 from tests.video_clips import RepeatRunner, leftovers, luma_planes, probe, write_clip
-from vsr.cluster.join import _decode_timestamps, join_parts
+from vsr.cluster.join import _decode_timestamps, _nearest, join_parts
 from vsr.cluster.segment_reader import SegmentReader
 from vsr.cluster.segments import plan_segments
 from vsr.errors import InputError, OutputError
@@ -79,6 +79,10 @@ def test_decode_timestamps_are_increasing_and_never_after_presentation():
     assert all(a < b for a, b in pairwise(dts))
     assert all(d <= p for d, p in zip(dts, presentation))
     assert dts[:3] == [-2, -1, 0]  # as x264 starts a stream with two frames of reordering
+
+
+def test_timestamps_round_half_away_from_zero_as_ffmpeg_does():
+    assert [_nearest(Fraction(n, 2)) for n in (5, 3, 1, -1, -3)] == [3, 2, 1, -1, -2]
 
 
 def test_parts_encoded_differently_cannot_be_joined(sources, tmp_path):

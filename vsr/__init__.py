@@ -5,6 +5,7 @@ The Python API the command line wraps::
     import vsr
     runner = vsr.prepare_runner("espcn", scale=3)      # shipped weights, fastest backend here
     vsr.upscale_path("in.png", "out.png", runner)      # an image, a folder, or a video
+    vsr.upscale_cluster("film.mkv", "film_x2.mkv")      # a video or folder on Ray (vsr[cluster])
 """
 __version__ = "0.1.0"
 
@@ -15,6 +16,10 @@ def __getattr__(name: str):
         from .video import upscale_video
 
         return upscale_video
+    if name == "upscale_cluster":
+        from .cluster import upscale_cluster
+
+        return upscale_cluster
     if name in ("prepare_runner", "upscale_path"):
         from . import api
 

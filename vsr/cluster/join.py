@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -108,7 +109,7 @@ class _Parts:
     def _shift(self, number: int, first: int, time_base: Fraction | None) -> int:
         if self.starts is None or time_base is None:
             return 0
-        shift = round(self.starts[number] / time_base) - first
+        shift = _nearest(self.starts[number] / time_base) - first
         if abs(shift * time_base) > _MAX_START_SHIFT_S:
             raise InputError(
                 f"{self.parts[number]}: starts at {float(first * time_base):.6f} s, its segment at "
@@ -124,7 +125,7 @@ class _Parts:
                 packet.dts = self._dts[index]
                 if index == self._last_shown and self.last_duration:
                     # Rounded to the nearest tick, as FFmpeg rescales the writer's own durations.
-                    packet.duration = int(self.last_duration / packet.time_base + Fraction(1, 2))
+                    packet.duration = _nearest(self.last_duration / packet.time_base)
                 index += 1
                 yield packet
 
@@ -137,6 +138,11 @@ class _Parts:
                         yield packet, container
         except av.error.FFmpegError as exc:
             raise InputError(f"{part}: part file unreadable ({reason(exc)})") from None
+
+
+def _nearest(value: Fraction) -> int:
+    """``value`` rounded half away from zero, as FFmpeg rescales timestamps (AV_ROUND_NEAR_INF)."""
+    return math.floor(value + Fraction(1, 2)) if value >= 0 else -math.floor(-value + Fraction(1, 2))
 
 
 def _decode_timestamps(presentation: list[int], delay: int = 0) -> list[int]:

@@ -99,7 +99,8 @@ class RayCluster:
         options = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False}
         try:
             if self.address == LOCAL:
-                ray.init(num_cpus=os.cpu_count() or 1, **options)
+                # address="local": a new instance even where `ray start` runs one (RAY_ADDRESS too).
+                ray.init(address=LOCAL, num_cpus=os.cpu_count() or 1, **options)
             else:
                 _check_reachable(self.address)
                 ray.init(address=self.address, **options)

@@ -216,10 +216,13 @@ def upscale_cluster(
     warn = warn or _print_warning
     pairs, folder_output = list_videos(source, target)
     _check_settings(settings, pairs)
+    if folder_output:
+        Path(target).mkdir(parents=True, exist_ok=True)
+    for pair in pairs:  # what can be refused is refused before connecting
+        if not work_folder(pair.target).exists():
+            check_target(pair.target, overwrite, str(pair.source))
     fingerprint = {**settings.fingerprint(), "segment_frames": segment_frames, "segment_seconds": segment_seconds}
-    with RayCluster(address) as cluster:  # connected before anything is written
-        if folder_output:
-            Path(target).mkdir(parents=True, exist_ok=True)
+    with RayCluster(address) as cluster:
         videos = [_open_video(n, pair, fingerprint, overwrite, segment_frames, segment_seconds) for n, pair in enumerate(pairs)]
         for video in videos:
             for note in video.manifest.notes if not video.joined else []:
