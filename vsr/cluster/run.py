@@ -222,11 +222,12 @@ def upscale_cluster(
         if not work_folder(pair.target).exists():
             check_target(pair.target, overwrite, str(pair.source))
     fingerprint = {**settings.fingerprint(), "segment_frames": segment_frames, "segment_seconds": segment_seconds}
+    # Planning reads every input: a file that is not a video is refused here, before Ray starts.
+    videos = [_open_video(n, pair, fingerprint, overwrite, segment_frames, segment_seconds) for n, pair in enumerate(pairs)]
+    for video in videos:
+        for note in video.manifest.notes if not video.joined else []:
+            warn(note)
     with RayCluster(address) as cluster:
-        videos = [_open_video(n, pair, fingerprint, overwrite, segment_frames, segment_seconds) for n, pair in enumerate(pairs)]
-        for video in videos:
-            for note in video.manifest.notes if not video.joined else []:
-                warn(note)
         jobs = [job for video in videos if not video.joined for job in video.jobs(settings)]
         seen_warnings: set[str] = set()
         hosts: set[str] = set()
