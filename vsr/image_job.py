@@ -44,25 +44,40 @@ def _output_format(target: Path) -> str:
     return ext.lstrip(".")
 
 
+def _checked_format(target: Path, overwrite: bool) -> str:
+    """The format to write ``target`` in, once it is known that it may be written."""
+    _check_target(target, overwrite)
+    return _output_format(target)
+
+
+def _folder_plan(source: Path, target: Path, overwrite: bool) -> list[tuple[Path, Path]]:
+    """The (input, output) pairs of a folder job; refuses the job before any work, not half-way through."""
+    files = sorted(p for p in source.iterdir() if p.is_file() and is_image_path(p))
+    if not files:
+        raise InputError(f"{source}: no images found")
+    if target.exists() and not target.is_dir():
+        raise OutputError(f"{target}: exists and is not a directory")
+    pairs = [(p, target / f"{p.stem}.png") for p in files]
+    if target.is_dir():  # a folder that is not there yet holds nothing to overwrite
+        for _, out in pairs:
+            _check_target(out, overwrite)
+    return pairs
+
+
 def check_image_job(source: str | os.PathLike, target: str | os.PathLike, overwrite: bool = False) -> None:
     """Raise the error the image job would raise for this input or output, before a model loads."""
     source, target = Path(source), Path(target)
     if source.is_dir():
-        if not any(p.is_file() and is_image_path(p) for p in source.iterdir()):
-            raise InputError(f"{source}: no images found")
-        if target.exists() and not target.is_dir():
-            raise OutputError(f"{target}: exists and is not a directory")
+        _folder_plan(source, target, overwrite)
         return
-    _check_target(target, overwrite)
-    _output_format(target)
+    _checked_format(target, overwrite)
     read_image(source)  # decodes it once more, but images are small beside a model's start-up
 
 
 def upscale_image_file(source: str | os.PathLike, target: str | os.PathLike, runner: Runner, overwrite: bool = False) -> Path:
     """Upscale one image file into ``target`` (format from its extension)."""
     source, target = Path(source), Path(target)
-    _check_target(target, overwrite)
-    fmt = _output_format(target)
+    fmt = _checked_format(target, overwrite)
     result = upscale_image(read_image(source), runner)
     _atomic_write(result, target, fmt)
     return target
@@ -77,17 +92,10 @@ def upscale_image_folder(
 ) -> list[Path]:
     """Upscale every image directly in ``source`` into folder ``target`` as PNG, names kept."""
     source, target = Path(source), Path(target)
-    files = sorted(p for p in source.iterdir() if p.is_file() and is_image_path(p))
-    if not files:
-        raise InputError(f"{source}: no images found")
-    if target.exists() and not target.is_dir():
-        raise OutputError(f"{target}: exists and is not a directory")
+    pairs = _folder_plan(source, target, overwrite)
     target.mkdir(parents=True, exist_ok=True)
-    outputs = [target / f"{p.stem}.png" for p in files]
-    for out in outputs:  # refuse before doing any work, not half-way through
-        _check_target(out, overwrite)
-    for i, (src, out) in enumerate(zip(files, outputs)):
+    for i, (src, out) in enumerate(pairs):
         upscale_image_file(src, out, runner, overwrite=overwrite)
         if progress:
-            progress(i + 1, len(files), out)
-    return outputs
+            progress(i + 1, len(pairs), out)
+    return [out for _, out in pairs]
