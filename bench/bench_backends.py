@@ -5,6 +5,8 @@ Rows (ESPCN x{scale} on the luma plane, fp32, ``--threads`` threads each):
 - ``torch eager``: :class:`vsr.backends.TorchBackend` with NCHW activations;
 - ``torch channels_last``: the same with NHWC activations (the torch backend's CPU default);
 - ``onnxruntime``: :class:`vsr.backends.OnnxRuntimeBackend` (what ``--backend auto`` picks on a CPU);
+- ``onnxruntime one session``: the same graph in one session whose threads split each operator,
+  instead of single-threaded sessions side by side (:mod:`vsr.backends.side_by_side`);
 - ``onnxruntime plain graph`` (x2 only): the same without the blocked sub-pixel rewrite
   (:mod:`vsr.backends.blocked_subpixel`), to show what the rewrite gains;
 - ``opencv dnn_superres``: OpenCV's ``DnnSuperResImpl`` with its own ESPCN x2 (same layer sizes,
@@ -177,6 +179,8 @@ def main(argv=None) -> int:
         "torch channels_last": TorchBackend(threads=args.threads, channels_last=True),
         "onnxruntime": OnnxRuntimeBackend(threads=args.threads),
     }
+    if args.threads > 1:  # one session splitting each operator, instead of single-threaded sessions side by side
+        methods["onnxruntime one session"] = OnnxRuntimeBackend(threads=args.threads, side_by_side=False)
     if can_block(model):  # the same runtime on the graph as exported before the rewrite, for its gain
         methods["onnxruntime plain graph"] = OnnxRuntimeBackend(threads=args.threads, block_subpixel=False)
     rng = np.random.default_rng(0)

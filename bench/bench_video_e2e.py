@@ -7,6 +7,9 @@ All rows run on the same frames of the same clip, in the same process and run:
   size, frames prepared beforehand (the floor any tool pays to write);
 - ``vsr``: :func:`vsr.upscale_video` end to end (decode, luma SR, chroma, encode, concurrently),
   model loaded beforehand, with its per-stage times;
+- ``vsr-one-session`` (ONNX Runtime on the CPU): the same with one session splitting each
+  operator across its threads instead of single-threaded sessions side by side, timed in turns
+  with ``vsr``;
 - ``vsr-cli``: ``python -m vsr upscale`` as a subprocess: the same, plus interpreter start-up and
   model loading, i.e. what a user waits for;
 - ``opencv``: OpenCV ``dnn_superres`` ESPCN x2 doing the same job with OpenCV only
@@ -49,6 +52,17 @@ def median_time(fn, repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def median_times_alternating(fns: dict, repeats: int) -> dict:
+    """Median seconds of each of ``fns``, run in turns, so a disturbance falls on all alike."""
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def count_frames(path: Path) -> int:
@@ -154,7 +168,7 @@ def vsr_cli_seconds(clip: Path, target: Path, args) -> float:
     return seconds
 
 
-def bench_clip(clip: Path, label: str, runner, sr, args, work: Path) -> dict:
+def bench_clip(clip: Path, label: str, runner, sr, args, work: Path, one_session=None) -> dict:
     from vsr.video import StageTimes, upscale_video
 
     frames = count_frames(clip)
@@ -177,7 +191,13 @@ def bench_clip(clip: Path, label: str, runner, sr, args, work: Path) -> dict:
         upscale_video(clip, work / "vsr.mp4", runner, overwrite=True, quiet=True, stages=stages, warn=lambda _: None)
         stage_runs.append(stages)
 
-    add("vsr", median_time(run_vsr, args.repeats), f"upscale_video, {runner.name} backend on {runner.device}, model loaded")
+    fns = {"vsr": run_vsr}
+    if one_session is not None:
+        fns["vsr-one-session"] = lambda: upscale_video(clip, work / "vsr1.mp4", one_session, overwrite=True, quiet=True, warn=lambda _: None)
+    seconds = median_times_alternating(fns, args.repeats)
+    add("vsr", seconds["vsr"], f"upscale_video, {runner.name} backend on {runner.device}, model loaded")
+    if one_session is not None:
+        add("vsr-one-session", seconds["vsr-one-session"], "the same with one ORT session splitting each operator (before side-by-side workers)")
     stages = sorted(stage_runs, key=lambda s: s.wall_s)[len(stage_runs) // 2]
     if not args.skip_cli:
         add("vsr-cli", median_time(lambda: vsr_cli_seconds(clip, work / "cli.mp4", args), max(1, args.repeats // 2)), "python -m vsr upscale, incl. start-up and model load")
@@ -203,11 +223,11 @@ def bench_clip(clip: Path, label: str, runner, sr, args, work: Path) -> dict:
 
 def print_table(result: dict) -> None:
     print(f"\n{result['clip']}: {result['frames']} frames {result['size'][0]}x{result['size'][1]} -> x{SCALE}")
-    print(f"  {'row':<12} {'fps':>8} {'ms/frame':>9}  {'vsr is x':>8}  what")
+    print(f"  {'row':<16} {'fps':>8} {'ms/frame':>9}  {'vsr is x':>8}  what")
     vsr_fps = result["rows"]["vsr"]["fps"]
     for name, row in result["rows"].items():
         ratio = "" if name == "vsr" else f"{vsr_fps / row['fps']:.2f}"
-        print(f"  {name:<12} {row['fps']:8.2f} {row['ms_per_frame']:9.1f}  {ratio:>8}  {row['note']}")
+        print(f"  {name:<16} {row['fps']:8.2f} {row['ms_per_frame']:9.1f}  {ratio:>8}  {row['note']}")
     stages = result["vsr_stages"]["stage_ms_per_frame"]
     print("  vsr stages (ms/frame, overlapping): " + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()))
 
@@ -233,6 +253,12 @@ def main() -> int:
     from vsr.sysinfo import machine_info
 
     runner = prepare_runner("espcn", SCALE, args.weights, args.backend, None, None, args.threads)  # CLI defaults
+    one_session = None
+    if runner.name == "onnxruntime" and runner.device == "cpu":
+        from vsr.backends import OnnxRuntimeBackend, build_runner
+        from vsr.models import load_model
+
+        one_session = build_runner(load_model("espcn", SCALE, args.weights), OnnxRuntimeBackend(threads=args.threads, side_by_side=False))
     why_no_opencv = opencv_unavailable_reason()
     sr = None if why_no_opencv else OpenCvSuperRes("espcn", SCALE, args.opencv_models)
     if why_no_opencv:
@@ -248,11 +274,11 @@ def main() -> int:
     results = []
     with tempfile.TemporaryDirectory(prefix="vsr-bench-") as tmp:
         work = Path(tmp)
-        results.append(bench_clip(args.input, args.input.name, runner, sr, args, work))
+        results.append(bench_clip(args.input, args.input.name, runner, sr, args, work, one_session))
         print_table(results[-1])
         if args.loop > 1:
             looped = write_looped_y4m(args.input, args.loop, work / f"looped_x{args.loop}.y4m")
-            results.append(bench_clip(looped, f"{args.input.name} looped x{args.loop}", runner, sr, args, work))
+            results.append(bench_clip(looped, f"{args.input.name} looped x{args.loop}", runner, sr, args, work, one_session))
             print_table(results[-1])
 
     import torch

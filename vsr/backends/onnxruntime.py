@@ -7,7 +7,7 @@ eager torch here (ESPCN x2 on 2 Zen 3 cores: see ``bench/results/backends_*.md``
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch.nn as nn
@@ -16,6 +16,8 @@ from ..errors import ConfigError
 from .base import OutOfMemory, check_batch, first_line, output_for
 from .blocked_subpixel import can_block
 from .onnx_export import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME, cached_onnx
+from .side_by_side import SideBySideRunner
+from .tiling import receptive_radius
 
 
 def import_onnxruntime():
@@ -49,6 +51,10 @@ class OnnxRuntimeBackend:
         spinning thread takes CPU from the video decoder and encoder running beside it.
       - ``precision``: fp32; fp16 only through the TensorRT EP.
       - ``cache_dir``: where exported graphs are kept (default ``~/.cache/vsr``).
+      - ``side_by_side``: on the CPU with more than one thread, run one single-threaded session
+        per thread side by side, each on its own frames or strip of a frame
+        (:mod:`.side_by_side`), instead of one session that splits every operator: no barrier
+        between operators, which a video encoder on the same cores would stall.
       - ``block_subpixel``: on the CPU, export ESPCN x2's last layer in the form that fills ORT's
         8-channel blocks (:mod:`.blocked_subpixel`; same output, ≈ 8 % faster per frame).
     """
@@ -60,6 +66,7 @@ class OnnxRuntimeBackend:
     opset: int = DEFAULT_OPSET
     cache_dir: str | None = None
     block_subpixel: bool = True
+    side_by_side: bool = True
 
     name = "onnxruntime"
 
@@ -103,6 +110,11 @@ class OnnxRuntimeBackend:
         ort = import_onnxruntime()
         blocked = self.block_subpixel and self.device == "cpu" and can_block(model)
         path, hit = cached_onnx(model, self.opset, f"onnxruntime-{ort.__version__}", self.cache_dir, blocked)
+        threads = self.threads or usable_cores()
+        if self.side_by_side and self.device == "cpu" and threads > 1:
+            single = replace(self, threads=1)
+            workers = [OnnxRuntimeRunner(model.scale, path, hit, single) for _ in range(threads)]
+            return OnnxRuntimeSideBySide(workers, receptive_radius(model))
         return OnnxRuntimeRunner(model.scale, path, hit, self)
 
 
@@ -145,3 +157,11 @@ class OnnxRuntimeRunner:
             binding.clear_binding_inputs()
             binding.clear_binding_outputs()
         return out
+
+
+class OnnxRuntimeSideBySide(SideBySideRunner):
+    """Single-threaded sessions of one graph side by side; reports that graph like one session."""
+
+    onnx_path = property(lambda self: self.workers[0].onnx_path)
+    cache_hit = property(lambda self: self.workers[0].cache_hit)
+    providers = property(lambda self: self.workers[0].providers)
