@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import ConfigError
-from .base import OutOfMemory, check_batch, first_line, output_for
+from .base import check_batch, first_line, output_for
 from .cache import cache_dir, key_of, write_atomically
 from .onnx_export import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME, cached_onnx
 from .torch_cuda import CudaPipeline
@@ -208,13 +208,7 @@ class TensorRTRunner:
         n, h, w = batch.shape
         # The profile's batch does not depend on this call's n, so later batches reuse the engine.
         self.ensure_engine(max(self.backend.max_frames, CudaPipeline.frames_per_chunk(h, w)), h, w)
-        try:
-            finite = self.pipeline.run(batch, out)
-        except torch.cuda.OutOfMemoryError as exc:
-            self.pipeline.release()
-            torch.cuda.empty_cache()
-            raise OutOfMemory(first_line(exc)) from None
-        return out, finite
+        return out, self.pipeline.run_or_release(batch, out)
 
     def run(self, batch: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         return self.run_with_finite_flags(batch, out)[0]

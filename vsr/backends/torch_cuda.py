@@ -80,6 +80,16 @@ class CudaPipeline:
             torch.cuda.synchronize(self.device)
         self._slots, self._shape = [], None
 
+    def run_or_release(self, batch: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """:meth:`run`, but a CUDA out-of-memory drops the buffers and the allocator's cache and
+        becomes :class:`OutOfMemory`, so the tiler can retry in smaller tiles."""
+        try:
+            return self.run(batch, out)
+        except torch.cuda.OutOfMemoryError as exc:
+            self.release()
+            torch.cuda.empty_cache()
+            raise OutOfMemory(first_line(exc)) from None
+
     def run(self, batch: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Fill ``out`` from ``batch``; returns (N,) bool, which frames were finite."""
         n, h, w = batch.shape
@@ -191,12 +201,10 @@ class TorchCudaRunner:
         batch = check_batch(batch)
         out = output_for(batch, self.scale, out)
         try:
-            finite = self.pipeline.run(batch, out)
-        except torch.cuda.OutOfMemoryError as exc:
-            self._graphs.clear()
-            self.pipeline.release()
-            torch.cuda.empty_cache()
-            raise OutOfMemory(first_line(exc)) from None
+            finite = self.pipeline.run_or_release(batch, out)
+        except OutOfMemory:
+            self._graphs.clear()  # captured for the old buffers
+            raise
         return out, finite
 
     def run(self, batch: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
