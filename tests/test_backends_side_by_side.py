@@ -39,10 +39,10 @@ def test_workers_run_at_the_same_time_on_frames_and_on_strips():
     np.testing.assert_array_equal(runner.run(frames), frames.repeat(2, axis=1).repeat(2, axis=2))
     assert [w.calls for w in workers] == [[(2, 10, 7)], [(2, 10, 7)]]  # two frames each
 
-    one = frames[:1]
-    np.testing.assert_array_equal(runner.run(one), one.repeat(2, axis=1).repeat(2, axis=2))
-    # Rows 0-4 and 5-9, each with 3 rows of context where the frame has them.
-    assert workers[0].calls[-1] == (1, 8, 7) and workers[1].calls[-1] == (1, 8, 7)
+    for uneven in (frames[:1], frames[:3]):  # not shared out evenly by frames: by strips
+        np.testing.assert_array_equal(runner.run(uneven), uneven.repeat(2, axis=1).repeat(2, axis=2))
+        # Rows 0-4 and 5-9 of every frame, each with 3 rows of context where the frame has them.
+        assert workers[0].calls[-1] == workers[1].calls[-1] == (len(uneven), 8, 7)
 
 
 def test_a_workers_error_reaches_the_caller():

@@ -3,9 +3,10 @@
 A runtime that splits every operator across its threads makes them meet at a barrier after each
 operator. Beside a video encoder on the same cores, a thread the OS puts aside for the encoder
 stalls its partner at every barrier. Independent single-threaded workers have no barrier: each
-goes on with its own frames while the other waits for a core. A batch of several frames is shared
-out frame by frame; a single frame (or fewer frames than workers) is cut into horizontal strips
-with a margin of the receptive radius, as :mod:`.tiling` cuts tiles, so the result is the same.
+goes on with its own frames while the other waits for a core. A batch whose frames share out
+evenly is shared out frame by frame; any other batch (a single frame, say) is cut into horizontal
+strips with a margin of the receptive radius, as :mod:`.tiling` cuts tiles, so the result is the
+same.
 """
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ class SideBySideRunner:
         batch = check_batch(batch)
         out = output_for(batch, self.scale, out)
         n, h, _ = batch.shape
-        if n >= len(self.workers):
+        if n % len(self.workers) == 0:  # whole frames, evenly; otherwise strips keep the workers even
             parts = zip(self.workers, _splits(n, len(self.workers)))
             _together([lambda worker=worker, a=a, b=b: worker.run(batch[a:b], out[a:b]) for worker, (a, b) in parts])
             return out
