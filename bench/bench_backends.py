@@ -18,7 +18,8 @@ timed bursts after a warm-up, each burst about 0.3 s of consecutive frames (at l
 video, the methods taking turns burst by burst (so a disturbance falls on all of them alike and the
 ratios stay fair); ``fps`` is from the median burst, ``best_fps`` from the fastest, and
 ``gflops_per_cpu_s`` divides the work by the process's CPU time (not wall time), which tells the
-kernels' efficiency per core even when other jobs share the machine (peak per core: peak / cores). The peak is measured (numpy's SGEMM) unless ``--peak-gflops`` is given.
+kernels' efficiency per core even when other jobs share the machine (peak per core: peak / cores).
+The peak is measured (numpy's SGEMM) unless ``--peak-gflops`` is given.
 
 Effective GFLOP/s counts the convolutions' multiply-adds (2 FLOPs each) per LR pixel, counted from
 the model itself (ESPCN x2: 2 x (25*64 + 64*32*9 + 32*4*9) = 42 368 FLOP per LR pixel), for every

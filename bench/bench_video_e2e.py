@@ -45,15 +45,6 @@ DATA = REPO.parent / "shared" / "data"
 SCALE = 2
 
 
-def median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def median_times_alternating(fns: dict, repeats: int) -> dict:
     """Median seconds of each of ``fns``, run in turns, so a disturbance falls on all alike."""
     times = {name: [] for name in fns}
@@ -63,6 +54,10 @@ def median_times_alternating(fns: dict, repeats: int) -> dict:
             fn()
             times[name].append(time.perf_counter() - start)
     return {name: statistics.median(t) for name, t in times.items()}
+
+
+def median_time(fn, repeats: int) -> float:
+    return median_times_alternating({"": fn}, repeats)[""]
 
 
 def count_frames(path: Path) -> int:
