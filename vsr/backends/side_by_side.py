@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 
 from .base import check_batch, output_for
-from .tiling import _splits
+from .tiling import ScratchBuffers, even_splits, run_tile
 
 
 class SideBySideRunner:
@@ -32,7 +32,7 @@ class SideBySideRunner:
         self.radius = radius
         first = self.workers[0]
         self.name, self.device, self.precision, self.scale = first.name, first.device, first.precision, first.scale
-        self._scratch: list[dict[tuple[int, int, int], np.ndarray]] = [{} for _ in self.workers]  # one per worker thread
+        self._scratch = [ScratchBuffers(keep=4) for _ in self.workers]  # one per worker thread
 
     def accepts(self, shape: tuple[int, int, int]) -> bool:
         return all(getattr(w, "accepts", lambda _: True)(shape) for w in self.workers)
@@ -43,33 +43,18 @@ class SideBySideRunner:
     def run(self, batch: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         batch = check_batch(batch)
         out = output_for(batch, self.scale, out)
-        n, h, _ = batch.shape
+        n, h, w = batch.shape
         if n % len(self.workers) == 0:  # whole frames, evenly; otherwise strips keep the workers even
-            parts = zip(self.workers, _splits(n, len(self.workers)))
+            parts = zip(self.workers, even_splits(n, len(self.workers)))
             _together([lambda worker=worker, a=a, b=b: worker.run(batch[a:b], out[a:b]) for worker, (a, b) in parts])
             return out
-        strips = _splits(h, len(self.workers))
+        strips = even_splits(h, len(self.workers))
         if len(strips) < 2:  # fewer rows than workers: nothing to share
             return self.workers[0].run(batch, out)
-        _together([lambda i=i, worker=worker, y0=y0, y1=y1: self._strip(i, worker, batch, out, y0, y1)
-                   for i, (worker, (y0, y1)) in enumerate(zip(self.workers, strips))])
+        # Each strip is a full-width tile: its margin rows are real context, as in tiling.
+        _together([lambda worker=worker, scratch=scratch, tile=(y0, y1, 0, w): run_tile(worker, batch, out, tile, self.radius, scratch)
+                   for worker, scratch, (y0, y1) in zip(self.workers, self._scratch, strips)])
         return out
-
-    def _strip(self, index: int, worker, batch: np.ndarray, out: np.ndarray, y0: int, y1: int) -> None:
-        """Rows y0..y1 of every frame: computed with ``radius`` rows of real context above and
-        below (clipped at the frame's edges, where the untiled frame has its zero padding too)."""
-        n, h, w = batch.shape
-        s, r = self.scale, self.radius
-        ya, yb = max(0, y0 - r), min(h, y1 + r)
-        shape = (n, s * (yb - ya), s * w)
-        buffers = self._scratch[index]
-        scratch = buffers.get(shape)
-        if scratch is None:  # strips come in few shapes; reuse their buffers (fresh memory is slow to touch)
-            if len(buffers) > 4:
-                buffers.clear()
-            scratch = buffers[shape] = np.empty(shape, np.float32)
-        worker.run(batch[:, ya:yb], scratch)
-        out[:, s * y0 : s * y1] = scratch[:, s * (y0 - ya) : s * (y1 - ya)]
 
 
 def _together(jobs: list[Callable[[], object]]) -> None:

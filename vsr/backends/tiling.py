@@ -78,14 +78,53 @@ def plan_tiles(height: int, width: int, radius: int, max_pixels: int) -> list[tu
     if best is None:
         raise ConfigError(f"a {width}x{height} frame cannot be tiled into {max_pixels} pixels with a margin of {radius}")
     _, rows, cols = best
-    ys = _splits(height, rows)
-    xs = _splits(width, cols)
+    ys = even_splits(height, rows)
+    xs = even_splits(width, cols)
     return [(y0, y1, x0, x1) for y0, y1 in ys for x0, x1 in xs]
 
 
-def _splits(length: int, parts: int) -> list[tuple[int, int]]:
+def even_splits(length: int, parts: int) -> list[tuple[int, int]]:
+    """``length`` cut into ``parts`` (start, end) ranges as even as can be (empty ones dropped)."""
     edges = [round(i * length / parts) for i in range(parts + 1)]
     return [(a, b) for a, b in zip(edges, edges[1:]) if b > a]
+
+
+def with_margin(tile: tuple[int, int, int, int], radius: int, height: int, width: int) -> tuple[int, int, int, int]:
+    """The tile ``(y0, y1, x0, x1)`` grown by ``radius`` on every side, clipped to the frame."""
+    y0, y1, x0, x1 = tile
+    return max(0, y0 - radius), min(height, y1 + radius), max(0, x0 - radius), min(width, x1 + radius)
+
+
+class ScratchBuffers:
+    """Output buffers for tiles, kept by shape: tiles come in a handful of shapes (inner, right,
+    bottom, corner), and reusing their buffers saves touching fresh memory for every tile."""
+
+    def __init__(self, keep: int = 16):
+        self.keep = keep
+        self._buffers: dict[tuple[int, int, int], np.ndarray] = {}
+
+    def get(self, shape: tuple[int, int, int]) -> np.ndarray:
+        buffer = self._buffers.get(shape)
+        if buffer is None:
+            if len(self._buffers) > self.keep:
+                self._buffers.clear()
+            buffer = self._buffers[shape] = np.empty(shape, np.float32)
+        return buffer
+
+    def clear(self) -> None:
+        self._buffers.clear()
+
+
+def run_tile(runner, frames: np.ndarray, out: np.ndarray, tile: tuple[int, int, int, int], radius: int, scratch: ScratchBuffers) -> None:
+    """One tile of ``frames`` into ``out``: run with its margin (real neighbouring pixels inside
+    the frame, the frame's own edge outside), keep the centre."""
+    n, h, w = frames.shape
+    s = runner.scale
+    y0, y1, x0, x1 = tile
+    ya, yb, xa, xb = with_margin(tile, radius, h, w)
+    part = np.ascontiguousarray(frames[:, ya:yb, xa:xb])
+    result = runner.run(part, out=scratch.get((n, s * (yb - ya), s * (xb - xa))))
+    out[:, s * y0 : s * y1, s * x0 : s * x1] = result[:, s * (y0 - ya) : s * (y1 - ya), s * (x0 - xa) : s * (x1 - xa)]
 
 
 class TiledRunner:
@@ -105,7 +144,7 @@ class TiledRunner:
         self.name, self.device, self.precision, self.scale = inner.name, inner.device, inner.precision, inner.scale
         self.tiled_frames = 0
         self.oom_retries = 0
-        self._scratch: dict[tuple[int, int, int], np.ndarray] = {}
+        self._scratch = ScratchBuffers()
 
     def accepts(self, shape: tuple[int, int, int]) -> bool:
         return True
@@ -146,35 +185,21 @@ class TiledRunner:
             for i in range(0, n, k):
                 self.inner.run(batch[i : i + k], out=out[i : i + k])
             return
-        tiles = self._plan(h, w)
-        s, r = self.scale, self.radius
-        for y0, y1, x0, x1 in tiles:
-            ya, yb, xa, xb = max(0, y0 - r), min(h, y1 + r), max(0, x0 - r), min(w, x1 + r)
+        for tile in self._plan(h, w):
+            ya, yb, xa, xb = with_margin(tile, self.radius, h, w)
             k = self._frames_per_call(n, yb - ya, xb - xa)
             for i in range(0, n, k):
-                part = np.ascontiguousarray(batch[i : i + k, ya:yb, xa:xb])
-                result = self.inner.run(part, out=self._scratch_for((len(part), s * (yb - ya), s * (xb - xa))))
-                out[i : i + k, s * y0 : s * y1, s * x0 : s * x1] = result[:, s * (y0 - ya) : s * (y1 - ya), s * (x0 - xa) : s * (x1 - xa)]
+                run_tile(self.inner, batch[i : i + k], out[i : i + k], tile, self.radius, self._scratch)
         self.tiled_frames += n
 
     def _plan(self, h: int, w: int) -> list[tuple[int, int, int, int]]:
         limit = self.max_pixels
         while True:
             tiles = plan_tiles(h, w, self.radius, limit)
-            r = self.radius
-            shapes = {(1, min(h, y1 + r) - max(0, y0 - r), min(w, x1 + r) - max(0, x0 - r)) for y0, y1, x0, x1 in tiles}
+            margins = (with_margin(tile, self.radius, h, w) for tile in tiles)
+            shapes = {(1, yb - ya, xb - xa) for ya, yb, xa, xb in margins}
             if all(self._accepts(shape) for shape in shapes):
                 return tiles
             if limit < 2 * self.min_pixels:
                 raise ConfigError(f"the {self.name} runner accepts no tile of a {w}x{h} frame")
             limit //= 2
-
-    def _scratch_for(self, shape: tuple[int, int, int]) -> np.ndarray:
-        # Tiles come in a handful of shapes (inner, right, bottom, corner): reusing their buffers
-        # saves touching fresh memory for every tile of every frame.
-        buffer = self._scratch.get(shape)
-        if buffer is None:
-            if len(self._scratch) > 16:
-                self._scratch.clear()
-            buffer = self._scratch[shape] = np.empty(shape, np.float32)
-        return buffer
