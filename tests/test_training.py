@@ -5,6 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
+from vsr.models import create_model
 from vsr.models.weights import read_weights
 from vsr.training import TrainConfig, train
 from vsr.training.checkpoint import load_checkpoint
@@ -105,3 +106,57 @@ def test_stop_at_then_resume_equals_an_unbroken_run_and_records_both_commands(tm
         {"command": "vsr train --resume (test)", "epochs": 3, "first_epoch": 2, "last_epoch": 3},
     ]
     assert (tmp_path / "b" / "last.safetensors").exists()
+
+
+def test_context_patches_weight_only_pixels_that_whole_image_inference_computes_the_same():
+    torch.manual_seed(0)
+    model = create_model("espcn", 3).eval()
+    rng = np.random.default_rng(2)
+    pair = make_pair(rng.integers(0, 256, (45, 60), dtype=np.uint8), 3)  # LR 15 x 20
+    p, c = 6, 4  # ESPCN's receptive radius is 4 LR pixels
+    whole = model(torch.from_numpy(pair.lr.astype(np.float32) / 255)[None, None])[0, 0]
+    dataset = PatchDataset([pair], 3, lr_patch=p, patches_per_epoch=40, seed=7, augment=False, context=c)
+    touched_border = False
+    with torch.no_grad():
+        for i in range(40):
+            lr, hr, weight = dataset[i]
+            assert lr.shape == (1, 14, 14) and hr.shape == weight.shape == (1, 42, 42)
+            y, x = int(dataset._y[i]), int(dataset._x[i])
+            touched_border |= y < c or x < c
+            rows, cols = torch.nonzero(weight[0], as_tuple=True)
+            assert len(rows) == (p * 3) ** 2 and float(weight.sum()) == (p * 3) ** 2
+            wy, wx = y - int(rows.min()) // 3, x - int(cols.min()) // 3  # the window's corner in the image
+            out = model(lr[None])[0, 0][rows, cols]
+            assert torch.allclose(out, whole[rows + wy * 3, cols + wx * 3], atol=1e-6)
+            assert torch.equal(hr[0][rows, cols], torch.from_numpy(pair.hr.astype(np.float32) / 255)[rows + wy * 3, cols + wx * 3])
+    assert touched_border  # windows at the image's edge were drawn and checked too
+
+    # Flips and rotations move the weight with the pixels; the plan is the same with or without context.
+    augmented = PatchDataset([pair], 3, lr_patch=p, patches_per_epoch=40, seed=7, context=c)
+    plain = PatchDataset([pair], 3, lr_patch=p, patches_per_epoch=40, seed=7)
+    assert np.array_equal(augmented._y, plain._y) and np.array_equal(augmented._aug, plain._aug)
+    for i in range(40):
+        lr, hr, weight = augmented[i]
+        _, plain_hr = plain[i]
+        rows, cols = torch.nonzero(weight[0], as_tuple=True)
+        block = hr[0][rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+        assert torch.equal(block, plain_hr[0])
+
+
+def test_training_with_context_runs_and_its_loss_counts_only_the_weighted_pixels(tmp_path):
+    from vsr.training.trainer import _weighted_loss
+
+    sr, hr = torch.rand(2, 1, 8, 8), torch.rand(2, 1, 8, 8)
+    weight = torch.zeros_like(sr)
+    weight[:, :, 2:6, 2:6] = 1
+    expected = (sr[:, :, 2:6, 2:6] - hr[:, :, 2:6, 2:6]).square().mean()
+    assert torch.allclose(_weighted_loss("mse", sr, hr, weight), expected)
+    assert torch.allclose(_weighted_loss("l1", sr, hr, weight), (sr - hr)[:, :, 2:6, 2:6].abs().mean())
+
+    make_images(tmp_path / "train", 3, 48, 0)
+    make_images(tmp_path / "val", 1, 32, 1)
+    cfg = config(tmp_path, "a", 2)
+    cfg.context = 4
+    summary = train(cfg, quiet=True, log=lambda _: None)
+    assert summary["config"]["context"] == 4 and len(summary["history"]) == 2
+    assert all(np.isfinite(h["loss"]) for h in summary["history"])

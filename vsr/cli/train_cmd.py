@@ -24,6 +24,10 @@ def add_parser(sub) -> None:
     p.add_argument("--val-dir", action="append", required=True, help="folder of HR validation images (repeatable)")
     p.add_argument("--out", required=True, help="output folder for checkpoint, weights and logs")
     p.add_argument("--patch-size", type=int, default=17, help="LR patch side in pixels (HR patch is scale x larger)")
+    p.add_argument("--context", type=int, default=0, metavar="PIXELS",
+                   help="LR pixels of image around each patch, seen by the model but outside the loss, so that "
+                   "no pixel is trained against a false border at the patch edge; use the model's receptive "
+                   "radius (ESPCN: 4). 0 = plain patches")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--patches-per-epoch", type=int, default=32768)
@@ -73,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         schedule="step" if args.paper_recipe else args.schedule,
         last_layer_lr_scale=0.1 if args.paper_recipe else 1.0,
         model_config=model_config,
+        context=args.context,
         init_weights=args.init_weights,
         seed=args.seed,
         device=args.device,

@@ -72,13 +72,21 @@ class PatchDataset(Dataset):
     """Random aligned LR/HR patches with flips and rotations; ``set_epoch`` draws a new plan.
 
     Items are (LR (1, p, p), HR (1, s*p, s*p)) float32 tensors in [0, 1]; ``p`` is the LR patch size.
+
+    With ``context`` c > 0, each patch comes inside a window of side p + 2c, moved inward where the
+    image ends, and items gain a third tensor: the HR loss weight, 1 on the patch, 0 elsewhere. With
+    c at least the model's receptive radius, every weighted output pixel is exactly what inference
+    on the whole image computes there: full context inside the image, the real zero padding at its
+    borders. Plain patches instead train every pixel near the patch edge against a false border.
     """
 
-    def __init__(self, pairs: list[LumaPair], scale: int, lr_patch: int, patches_per_epoch: int, seed: int, augment: bool = True):
-        usable = [pair for pair in pairs if min(pair.lr.shape) >= lr_patch]
+    def __init__(self, pairs: list[LumaPair], scale: int, lr_patch: int, patches_per_epoch: int, seed: int,
+                 augment: bool = True, context: int = 0):
+        window = lr_patch + 2 * context
+        usable = [pair for pair in pairs if min(pair.lr.shape) >= window]
         if not usable:
-            raise InputError(f"no training image is at least {lr_patch * scale} pixels on each side")
-        self.pairs, self.scale, self.lr_patch = usable, scale, lr_patch
+            raise InputError(f"no training image is at least {window * scale} pixels on each side")
+        self.pairs, self.scale, self.lr_patch, self.context = usable, scale, lr_patch, context
         self.patches_per_epoch, self.seed, self.augment = patches_per_epoch, seed, augment
         # Sample images in proportion to the patch positions they offer.
         areas = np.array([(p.lr.shape[0] - lr_patch + 1) * (p.lr.shape[1] - lr_patch + 1) for p in usable], dtype=np.float64)
@@ -98,13 +106,22 @@ class PatchDataset(Dataset):
     def __len__(self) -> int:
         return self.patches_per_epoch
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
         pair = self.pairs[self._image[i]]
-        p, s = self.lr_patch, self.scale
-        y, x = int(self._y[i]), int(self._x[i])
-        lr = _dihedral(pair.lr[y : y + p, x : x + p], int(self._aug[i]))
-        hr = _dihedral(pair.hr[y * s : (y + p) * s, x * s : (x + p) * s], int(self._aug[i]))
-        return (
+        p, s, c = self.lr_patch, self.scale, self.context
+        window = p + 2 * c
+        y, x = int(self._y[i]), int(self._x[i])  # the patch's corner
+        wy = min(max(y - c, 0), pair.lr.shape[0] - window)  # the window's corner, inside the image
+        wx = min(max(x - c, 0), pair.lr.shape[1] - window)
+        code = int(self._aug[i])
+        lr = _dihedral(pair.lr[wy : wy + window, wx : wx + window], code)
+        hr = _dihedral(pair.hr[wy * s : (wy + window) * s, wx * s : (wx + window) * s], code)
+        item = (
             torch.from_numpy(np.ascontiguousarray(lr, dtype=np.float32) / 255.0)[None],
             torch.from_numpy(np.ascontiguousarray(hr, dtype=np.float32) / 255.0)[None],
         )
+        if not c:
+            return item
+        weight = np.zeros((window * s, window * s), dtype=np.float32)
+        weight[(y - wy) * s : (y - wy + p) * s, (x - wx) * s : (x - wx + p) * s] = 1.0
+        return item + (torch.from_numpy(np.ascontiguousarray(_dihedral(weight, code)))[None],)

@@ -44,6 +44,7 @@ class TrainConfig:
     schedule: str = "cosine"  # cosine | step (x0.1 at 80 % of epochs, the ESPCN paper's)
     last_layer_lr_scale: float = 1.0  # the ESPCN paper trains the sub-pixel layer at 0.1x
     model_config: dict = field(default_factory=dict)
+    context: int = 0  # LR pixels of context around each patch, outside the loss (see PatchDataset)
     init_weights: str | None = None
     seed: int = 0
     device: str = "cpu"
@@ -61,6 +62,8 @@ class TrainConfig:
         for name in ("epochs", "patch_size", "batch_size", "patches_per_epoch"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.context < 0:
+            raise ConfigError("--context must be 0 or more")
 
 
 def _lr_factor(schedule: str, epochs: int):
@@ -70,6 +73,11 @@ def _lr_factor(schedule: str, epochs: int):
     if schedule == "cosine":
         return lambda epoch: 0.02 + 0.98 * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
     return lambda epoch: 1.0
+
+
+def _weighted_loss(kind: str, sr: torch.Tensor, hr: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    error = (sr - hr).abs() if kind == "l1" else (sr - hr).square()
+    return (error * weight).sum() / weight.sum()
 
 
 def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -125,6 +133,9 @@ def train(config: TrainConfig, resume: str | None = None, quiet: bool = False, l
 
     torch.manual_seed(config.seed)
     model = create_model(config.model, config.scale, **config.model_config).to(config.device)
+    # oneDNN's convolutions run ~1.25x faster on NHWC tensors (measured: ESPCN x3 step, 1 thread).
+    memory_format = torch.channels_last if config.device == "cpu" else torch.contiguous_format
+    model.to(memory_format=memory_format)
     if config.init_weights and checkpoint is None:
         log(f"initialised {_init_from(model, config.init_weights)} tensors from {config.init_weights}")
     optimizer = _optimizer(model, config)
@@ -148,7 +159,7 @@ def train(config: TrainConfig, resume: str | None = None, quiet: bool = False, l
 
     train_pairs = load_pairs(config.train_dirs, config.scale)
     val_pairs = load_pairs(config.val_dirs, config.scale)
-    dataset = PatchDataset(train_pairs, config.scale, config.patch_size, config.patches_per_epoch, config.seed)
+    dataset = PatchDataset(train_pairs, config.scale, config.patch_size, config.patches_per_epoch, config.seed, context=config.context)
     log(f"{config.model} x{config.scale}: {sum(p.numel() for p in model.parameters())} parameters, "
         f"{len(dataset.pairs)} training images, {len(val_pairs)} validation images")
 
@@ -161,9 +172,10 @@ def train(config: TrainConfig, resume: str | None = None, quiet: bool = False, l
         model.train()
         total_loss, batches = 0.0, 0
         with _progress(len(loader) * config.batch_size, f"epoch {epoch + 1}/{config.epochs}", quiet) as bar:
-            for lr_patch, hr_patch in loader:
-                lr_patch, hr_patch = lr_patch.to(config.device), hr_patch.to(config.device)
-                loss = loss_fn(model(lr_patch), hr_patch)
+            for batch in loader:
+                lr_patch, hr_patch, *weight = (t.to(config.device, memory_format=memory_format) for t in batch)
+                sr = model(lr_patch)
+                loss = _weighted_loss(config.loss, sr, hr_patch, weight[0]) if weight else loss_fn(sr, hr_patch)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
