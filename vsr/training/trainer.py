@@ -75,9 +75,10 @@ def _lr_factor(schedule: str, epochs: int):
     return lambda epoch: 1.0
 
 
-def _weighted_loss(kind: str, sr: torch.Tensor, hr: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+def _loss(kind: str, sr: torch.Tensor, hr: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean L1 or squared error, over the pixels ``weight`` selects when given (``--context``)."""
     error = (sr - hr).abs() if kind == "l1" else (sr - hr).square()
-    return (error * weight).sum() / weight.sum()
+    return error.mean() if weight is None else (error * weight).sum() / weight.sum()
 
 
 def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -140,7 +141,6 @@ def train(config: TrainConfig, resume: str | None = None, quiet: bool = False, l
         log(f"initialised {_init_from(model, config.init_weights)} tensors from {config.init_weights}")
     optimizer = _optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(config.schedule, config.epochs))
-    loss_fn = nn.L1Loss() if config.loss == "l1" else nn.MSELoss()
 
     start_epoch, best_psnr, best_epoch, history = 0, -math.inf, -1, []
     if checkpoint is not None:
@@ -174,8 +174,7 @@ def train(config: TrainConfig, resume: str | None = None, quiet: bool = False, l
         with _progress(len(loader) * config.batch_size, f"epoch {epoch + 1}/{config.epochs}", quiet) as bar:
             for batch in loader:
                 lr_patch, hr_patch, *weight = (t.to(config.device, memory_format=memory_format) for t in batch)
-                sr = model(lr_patch)
-                loss = _weighted_loss(config.loss, sr, hr_patch, weight[0]) if weight else loss_fn(sr, hr_patch)
+                loss = _loss(config.loss, model(lr_patch), hr_patch, *weight)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
