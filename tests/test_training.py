@@ -161,3 +161,35 @@ def test_training_with_context_runs_and_its_loss_counts_only_the_weighted_pixels
     summary = train(cfg, quiet=True, log=lambda _: None)
     assert summary["config"]["context"] == 4 and len(summary["history"]) == 2
     assert all(np.isfinite(h["loss"]) for h in summary["history"])
+
+
+def test_scale_augment_adds_each_image_shrunk_by_each_factor_with_its_own_lr(tmp_path):
+    from vsr.imaging.resize import imresize
+    from vsr.training.data import load_pairs
+
+    make_images(tmp_path / "train", 2, 48, 0)
+    plain = load_pairs([tmp_path / "train"], 2)
+    augmented = load_pairs([tmp_path / "train"], 2, (0.75, 0.5))
+    assert [p.name for p in augmented] == ["img0.png", "img0.png@0.75", "img0.png@0.5", "img1.png", "img1.png@0.75", "img1.png@0.5"]
+    assert np.array_equal(augmented[0].hr, plain[0].hr)
+    shrunk = augmented[1]
+    assert shrunk.hr.shape == (36, 36) and shrunk.lr.shape == (18, 18)
+    assert np.array_equal(shrunk.hr, imresize(plain[0].hr, 0.75))
+    assert np.array_equal(shrunk.lr, imresize(shrunk.hr, 0.5))
+    assert augmented[2].hr.shape == (24, 24)
+
+
+def test_train_cli_takes_scale_augment_and_refuses_factors_outside_zero_one(tmp_path, cli):
+    from tests.conftest import assert_cli_error
+
+    make_images(tmp_path / "train", 2, 48, 0)
+    make_images(tmp_path / "val", 1, 32, 1)
+    common = ("train", "--scale", "2", "--train-dir", tmp_path / "train", "--val-dir", tmp_path / "val",
+              "--patch-size", "8", "--batch-size", "8", "--epochs", "1", "--patches-per-epoch", "16", "--quiet")
+    code, err = cli(*common, "--out", tmp_path / "a", "--scale-augment", "0.9,0.6")
+    assert code == 0, err
+    assert "6 training images" in err
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert summary["config"]["scale_augment"] == [0.9, 0.6]
+    assert_cli_error(cli(*common, "--out", tmp_path / "b", "--scale-augment", "0.5,1.5"), "--scale-augment")
+    assert not (tmp_path / "b").exists()

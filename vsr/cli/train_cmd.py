@@ -28,6 +28,9 @@ def add_parser(sub) -> None:
                    help="LR pixels of image around each patch, seen by the model but outside the loss, so that "
                    "no pixel is trained against a false border at the patch edge; use the model's receptive "
                    "radius (ESPCN: 4). 0 = plain patches")
+    p.add_argument("--scale-augment", type=_factors, default=[], metavar="FACTORS",
+                   help="also train on each image shrunk by each of these comma-separated factors, e.g. "
+                   "0.9,0.8,0.7,0.6 (FSRCNN's scaling augmentation); none by default")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--patches-per-epoch", type=int, default=32768)
@@ -51,6 +54,13 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=run)
+
+
+def _factors(text: str) -> list[float]:
+    try:
+        return [float(f) for f in text.split(",") if f.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         last_layer_lr_scale=0.1 if args.paper_recipe else 1.0,
         model_config=model_config,
         context=args.context,
+        scale_augment=args.scale_augment,
         init_weights=args.init_weights,
         seed=args.seed,
         device=args.device,

@@ -56,9 +56,20 @@ def make_pair(hr_y: np.ndarray, scale: int, name: str = "") -> LumaPair:
     return LumaPair(lr=imresize(hr, 1.0 / scale), hr=hr, name=name)
 
 
-def load_pairs(directories: list[str | Path], scale: int) -> list[LumaPair]:
-    """Every image of ``directories`` as an (LR, HR) luma pair."""
-    return [make_pair(luma_uint8(p), scale, p.name) for d in directories for p in list_images(d)]
+def load_pairs(directories: list[str | Path], scale: int, shrink_factors: tuple[float, ...] = ()) -> list[LumaPair]:
+    """Every image of ``directories`` as an (LR, HR) luma pair.
+
+    Each factor of ``shrink_factors`` (each in (0, 1)) adds the image shrunk by it, by the same
+    bicubic, as one more HR image: FSRCNN's scaling augmentation, which shows a small network the
+    same content at finer detail densities.
+    """
+    pairs = []
+    for directory in directories:
+        for path in list_images(directory):
+            hr_y = luma_uint8(path)
+            pairs.append(make_pair(hr_y, scale, path.name))
+            pairs.extend(make_pair(imresize(hr_y, f), scale, f"{path.name}@{f:g}") for f in shrink_factors)
+    return pairs
 
 
 def _dihedral(patch: np.ndarray, code: int) -> np.ndarray:

@@ -45,6 +45,7 @@ class TrainConfig:
     last_layer_lr_scale: float = 1.0  # the ESPCN paper trains the sub-pixel layer at 0.1x
     model_config: dict = field(default_factory=dict)
     context: int = 0  # LR pixels of context around each patch, outside the loss (see PatchDataset)
+    scale_augment: list[float] = field(default_factory=list)  # shrink factors, each adds shrunk copies (see load_pairs)
     init_weights: str | None = None
     seed: int = 0
     device: str = "cpu"
@@ -64,6 +65,8 @@ class TrainConfig:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
         if self.context < 0:
             raise ConfigError("--context must be 0 or more")
+        if any(not 0.0 < f < 1.0 for f in self.scale_augment):
+            raise ConfigError("--scale-augment factors must each be between 0 and 1 (exclusive)")
 
 
 def _lr_factor(schedule: str, epochs: int):
@@ -157,7 +160,7 @@ def train(config: TrainConfig, resume: str | None = None, quiet: bool = False, l
         history = json.loads(checkpoint["history"])
         log(f"resumed from {resume} at epoch {start_epoch}")
 
-    train_pairs = load_pairs(config.train_dirs, config.scale)
+    train_pairs = load_pairs(config.train_dirs, config.scale, tuple(config.scale_augment))
     val_pairs = load_pairs(config.val_dirs, config.scale)
     dataset = PatchDataset(train_pairs, config.scale, config.patch_size, config.patches_per_epoch, config.seed, context=config.context)
     log(f"{config.model} x{config.scale}: {sum(p.numel() for p in model.parameters())} parameters, "
