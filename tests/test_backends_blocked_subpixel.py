@@ -31,15 +31,15 @@ def _last_conv(graph_bytes: bytes):
 
 
 def test_only_espcn_x2_is_blocked():
-    assert can_block(_espcn(2))
+    assert can_block(_espcn(2)) and can_block(_espcn(2, border="replicate"))
     assert not can_block(_espcn(3)) and not can_block(_espcn(4))
     assert not can_block(create_model("msrn", 2, blocks=1, features=8))
 
 
-@pytest.mark.parametrize("activation", ["tanh", "relu"])
+@pytest.mark.parametrize("activation, border", [("tanh", "zeros"), ("relu", "zeros"), ("tanh", "replicate")])
 @pytest.mark.parametrize("height, width", [(1, 1), (2, 2), (5, 7), (6, 8), (31, 18), (18, 31)])
-def test_blocked_graph_equals_the_model(activation, height, width):
-    model = _espcn(2, activation=activation)
+def test_blocked_graph_equals_the_model(activation, border, height, width):
+    model = _espcn(2, activation=activation, border=border)
     session = ort.InferenceSession(onnx_bytes(model, blocked=True), providers=["CPUExecutionProvider"])
     frames = np.random.default_rng(height * 100 + width).random((2, 1, height, width), dtype=np.float32)
     got = session.run(None, {INPUT_NAME: frames})[0]
@@ -55,6 +55,8 @@ def test_blocked_graph_has_the_16_channel_stride_2_conv():
     assert attrs["strides"] == [2, 2] and attrs["pads"] == [1, 1, 2, 2]
     attrs, dims = _last_conv(onnx_bytes(_espcn(2)))
     assert dims == [4, 32, 3, 3] and attrs["strides"] == [1, 1]
+    attrs, dims = _last_conv(onnx_bytes(_espcn(2, border="replicate"), blocked=True))
+    assert dims == [16, 32, 4, 4] and attrs["pads"] == [0, 0, 1, 1]
 
 
 def test_cpu_runner_uses_the_blocked_graph_and_can_be_told_not_to(tmp_path):

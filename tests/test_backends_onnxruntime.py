@@ -17,7 +17,7 @@ def reference(model, batch: np.ndarray) -> np.ndarray:
         return model.eval().float()(torch.from_numpy(batch)[:, None])[:, 0].numpy()
 
 
-@pytest.mark.parametrize("name, scale, config", [("espcn", 2, {}), ("espcn", 3, {}), ("msrn", 4, {"blocks": 1, "features": 8})])
+@pytest.mark.parametrize("name, scale, config", [("espcn", 2, {}), ("espcn", 3, {}), ("espcn", 2, {"border": "replicate"}), ("espcn", 4, {"border": "replicate"}), ("msrn", 4, {"blocks": 1, "features": 8})])
 def test_matches_torch_fp32(tmp_path, name, scale, config):
     torch.manual_seed(scale)
     model = create_model(name, scale, **config)

@@ -57,14 +57,15 @@ def test_a_one_row_frame_goes_to_one_worker():
     assert out.shape == (1, 2, 10) and len(workers[0].calls) + len(workers[1].calls) == 1
 
 
+@pytest.mark.parametrize("border", ["zeros", "replicate"])
 @pytest.mark.parametrize("shape", [(1, 29, 45), (1, 2, 9), (1, 9, 3), (3, 17, 31), (5, 8, 8)])
-def test_onnxruntime_side_by_side_equals_one_session(tmp_path, shape):
+def test_onnxruntime_side_by_side_equals_one_session(tmp_path, shape, border):
     pytest.importorskip("onnxruntime", reason="onnxruntime not installed (pip install 'vsr[onnx]')")
     from vsr.backends import OnnxRuntimeBackend, build_runner
     from vsr.backends.onnxruntime import OnnxRuntimeSideBySide
 
     torch.manual_seed(1)
-    model = create_model("espcn", 3)
+    model = create_model("espcn", 3, border=border)
     side_by_side = build_runner(model, OnnxRuntimeBackend(threads=2, cache_dir=tmp_path))
     one_session = build_runner(model, OnnxRuntimeBackend(threads=2, side_by_side=False, cache_dir=tmp_path))
     assert isinstance(side_by_side.inner, OnnxRuntimeSideBySide) and len(side_by_side.inner.workers) == 2

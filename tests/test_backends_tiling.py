@@ -26,10 +26,22 @@ def test_plan_covers_every_pixel_once_within_the_limit():
         assert (covered == 1).all()
 
 
+@pytest.fixture(scope="module", params=["zeros", "replicate"])
+def espcn_any_border(request, espcn):
+    """The ``espcn`` fixture's parameters under each border convention."""
+    from vsr.models import create_model
+
+    model = create_model("espcn", 2, border=request.param)
+    model.load_state_dict(espcn.state_dict())
+    return model
+
+
 @pytest.mark.parametrize("limit", [300, 700, 1500])
-def test_tiled_equals_untiled_exactly_onnxruntime(espcn, frames, tmp_path, limit):
+def test_tiled_equals_untiled_exactly_onnxruntime(espcn_any_border, frames, tmp_path, limit):
     pytest.importorskip("onnxruntime", reason="onnxruntime not installed (pip install 'vsr[onnx]')")
     from vsr.backends import OnnxRuntimeBackend
+
+    espcn = espcn_any_border
 
     backend = OnnxRuntimeBackend(threads=2, cache_dir=tmp_path)
     whole = build_runner(espcn, backend).run(frames)
@@ -39,7 +51,8 @@ def test_tiled_equals_untiled_exactly_onnxruntime(espcn, frames, tmp_path, limit
 
 
 @pytest.mark.parametrize("limit", [300, 1500])
-def test_tiled_equals_untiled_torch(espcn, frames, limit):
+def test_tiled_equals_untiled_torch(espcn_any_border, frames, limit):
+    espcn = espcn_any_border
     # oneDNN picks its convolution kernel by shape, so torch's tiles may differ in the last bit
     # (~1e-8); without oneDNN (torch.backends.mkldnn.enabled = False) they are bit-identical.
     whole = build_runner(espcn, TorchBackend()).run(frames)

@@ -18,6 +18,31 @@ def test_espcn_shape_and_parameter_count(scale):
     assert out.shape == (2, 1, 7 * scale, 5 * scale)
 
 
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_espcn_replicate_border_is_the_zero_padded_model_on_an_edge_extended_frame(scale):
+    torch.manual_seed(scale)
+    zeros = create_model("espcn", scale).eval()
+    replicate = create_model("espcn", scale, border="replicate").eval()
+    replicate.load_state_dict(zeros.state_dict())  # same parameters, only the border differs
+    frame = torch.rand(2, 1, 11, 6)
+    with torch.no_grad():
+        got = replicate(frame)
+        m = 4 * scale  # the receptive radius, in HR pixels
+        want = zeros(torch.nn.functional.pad(frame, (4, 4, 4, 4), mode="replicate"))[..., m:-m, m:-m]
+        assert got.shape == (2, 1, 11 * scale, 6 * scale)
+        torch.testing.assert_close(got, want, atol=1e-6, rtol=0)
+        # Away from the edges both borders compute the same; at the edges they differ.
+        inner = zeros(frame)
+        torch.testing.assert_close(got[..., m:-m, m:-m], inner[..., m:-m, m:-m], atol=1e-6, rtol=0)
+        assert (got[..., :scale, :] - inner[..., :scale, :]).abs().max() > 1e-4
+        assert replicate(torch.rand(1, 1, 1, 1)).shape == (1, 1, scale, scale)
+    assert replicate.config["border"] == "replicate"
+    with pytest.raises(ConfigError, match="border"):
+        create_model("espcn", scale, border="mirror")
+    with pytest.raises(ConfigError, match="no setting blocks"):
+        create_model("espcn", scale, blocks=2)
+
+
 def msrn_params(scale, blocks=8, f=64):
     block = conv_params(f, f, 3) + conv_params(f, f, 5) + conv_params(2 * f, 2 * f, 3) + conv_params(2 * f, 2 * f, 5) + conv_params(4 * f, f, 1)
     up = {2: conv_params(f, 4 * f, 3), 3: conv_params(f, 9 * f, 3), 4: 2 * conv_params(f, 4 * f, 3)}[scale]

@@ -108,9 +108,10 @@ def test_stop_at_then_resume_equals_an_unbroken_run_and_records_both_commands(tm
     assert (tmp_path / "b" / "last.safetensors").exists()
 
 
-def test_context_patches_weight_only_pixels_that_whole_image_inference_computes_the_same():
+@pytest.mark.parametrize("border", ["zeros", "replicate"])
+def test_context_patches_weight_only_pixels_that_whole_image_inference_computes_the_same(border):
     torch.manual_seed(0)
-    model = create_model("espcn", 3).eval()
+    model = create_model("espcn", 3, border=border).eval()
     rng = np.random.default_rng(2)
     pair = make_pair(rng.integers(0, 256, (45, 60), dtype=np.uint8), 3)  # LR 15 x 20
     p, c = 6, 4  # ESPCN's receptive radius is 4 LR pixels
@@ -179,7 +180,7 @@ def test_scale_augment_adds_each_image_shrunk_by_each_factor_with_its_own_lr(tmp
     assert augmented[2].hr.shape == (24, 24)
 
 
-def test_train_cli_takes_scale_augment_and_refuses_factors_outside_zero_one(tmp_path, cli):
+def test_train_cli_takes_scale_augment_and_border_and_refuses_what_does_not_apply(tmp_path, cli):
     from tests.conftest import assert_cli_error
 
     make_images(tmp_path / "train", 2, 48, 0)
@@ -191,5 +192,9 @@ def test_train_cli_takes_scale_augment_and_refuses_factors_outside_zero_one(tmp_
     assert "6 training images" in err
     summary = json.loads((tmp_path / "a" / "summary.json").read_text())
     assert summary["config"]["scale_augment"] == [0.9, 0.6]
+    assert summary["config"]["model_config"]["border"] == "replicate"  # ESPCN's default for new runs
+    assert read_weights(tmp_path / "a" / "best.safetensors")[1]["config"] == '{"activation": "tanh", "features": [64, 32], "border": "replicate"}'
+    assert_cli_error(cli(*common, "--out", tmp_path / "c", "--model", "msrn", "--border", "zeros"), "msrn has no setting border")
+    assert not (tmp_path / "c").exists()
     assert_cli_error(cli(*common, "--out", tmp_path / "b", "--scale-augment", "0.5,1.5"), "--scale-augment")
     assert not (tmp_path / "b").exists()

@@ -42,6 +42,9 @@ def add_parser(sub) -> None:
     p.add_argument("--paper-recipe", action="store_true",
                    help="ESPCN paper's recipe: last layer at 0.1x learning rate, step schedule, MSE loss")
     p.add_argument("--activation", choices=("tanh", "relu"), help="ESPCN activation (default tanh, as the paper)")
+    p.add_argument("--border", choices=("replicate", "zeros"),
+                   help="ESPCN: what the convolutions see beyond the frame's edge; replicate (default) extends the "
+                   "frame with its edge pixels, zeros pads each layer with black as the first weights did")
     p.add_argument("--blocks", type=int, help="MSRN residual blocks (default 8)")
     p.add_argument("--init-weights", help="start from these weights where shapes fit (e.g. x2 weights for x3)")
     p.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint.pt")
@@ -69,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
     model_config = {}
     if args.activation:
         model_config["activation"] = args.activation
+    if args.border or args.model == "espcn":
+        model_config["border"] = args.border or "replicate"
     if args.blocks:
         model_config["blocks"] = args.blocks
     config = TrainConfig(

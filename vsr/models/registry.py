@@ -1,6 +1,7 @@
 """Name -> model class registry. Models register themselves where they are defined."""
 from __future__ import annotations
 
+import inspect
 from typing import Callable
 
 import torch.nn as nn
@@ -36,4 +37,10 @@ def create_model(name: str, scale: int, **config) -> nn.Module:
         raise ConfigError(f"unknown model {name!r}; known: {', '.join(list_models())}") from None
     if scale not in cls.scales:
         raise ConfigError(f"{name} supports scales {', '.join(map(str, cls.scales))}, not {scale}")
-    return cls(scale=scale, **config)
+    unknown = sorted(set(config) - set(inspect.signature(cls).parameters))
+    if unknown:
+        raise ConfigError(f"{name} has no setting {', '.join(unknown)}")
+    try:
+        return cls(scale=scale, **config)
+    except ValueError as error:  # a setting's value the architecture refuses
+        raise ConfigError(f"{name}: {error}") from None

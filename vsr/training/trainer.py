@@ -132,9 +132,6 @@ def train(config: TrainConfig, resume: str | None = None, quiet: bool = False, l
     config.validate()
     if config.threads:
         torch.set_num_threads(config.threads)
-    out_dir = Path(config.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-
     torch.manual_seed(config.seed)
     model = create_model(config.model, config.scale, **config.model_config).to(config.device)
     # oneDNN's convolutions run ~1.25x faster on NHWC tensors (measured: ESPCN x3 step, 1 thread).
@@ -166,6 +163,9 @@ def train(config: TrainConfig, resume: str | None = None, quiet: bool = False, l
     log(f"{config.model} x{config.scale}: {sum(p.numel() for p in model.parameters())} parameters, "
         f"{len(dataset.pairs)} training images, {len(val_pairs)} validation images")
 
+    # Made only now that the model and data are known good: a refused run leaves nothing behind.
+    out_dir = Path(config.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     invocations.append({"command": config.command, "epochs": config.epochs, "first_epoch": start_epoch + 1, "last_epoch": start_epoch})
     end_epoch = min(config.epochs, stop_at) if stop_at else config.epochs
     for epoch in range(start_epoch, end_epoch):
