@@ -87,8 +87,9 @@ class PatchDataset(Dataset):
     With ``context`` c > 0, each patch comes inside a window of side p + 2c, moved inward where the
     image ends, and items gain a third tensor: the HR loss weight, 1 on the patch, 0 elsewhere. With
     c at least the model's receptive radius, every weighted output pixel is exactly what inference
-    on the whole image computes there: full context inside the image, the model's own border (zeros or
-    replicated edge pixels) at the image's edges. Plain patches instead train every pixel near the patch edge against a false border.
+    on the whole image computes there: full context inside the image, the model's own border (zeros
+    or replicated edge pixels) at the image's edges. Plain patches instead train every pixel near
+    the patch edge against a false border.
     """
 
     def __init__(self, pairs: list[LumaPair], scale: int, lr_patch: int, patches_per_epoch: int, seed: int,
