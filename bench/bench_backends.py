@@ -9,6 +9,9 @@ Rows (ESPCN x{scale} on the luma plane, fp32, ``--threads`` threads each):
   instead of single-threaded sessions side by side (:mod:`vsr.backends.side_by_side`);
 - ``onnxruntime plain graph`` (x2 only): the same without the blocked sub-pixel rewrite
   (:mod:`vsr.backends.blocked_subpixel`), to show what the rewrite gains;
+- ``onnxruntime zero border``: the same weights with ``border="zeros"`` (each layer pads with
+  black, as the first weights did) instead of the edge-extended frame with valid convolutions:
+  what the better border costs;
 - ``opencv dnn_superres``: OpenCV's ``DnnSuperResImpl`` with its own ESPCN x2 (same layer sizes,
   ReLU for tanh), ``upsample()`` on the uint8 luma plane: what a user of OpenCV would call.
 
@@ -184,6 +187,11 @@ def main(argv=None) -> int:
         methods["onnxruntime one session"] = OnnxRuntimeBackend(threads=args.threads, side_by_side=False)
     if can_block(model):  # the same runtime on the graph as exported before the rewrite, for its gain
         methods["onnxruntime plain graph"] = OnnxRuntimeBackend(threads=args.threads, block_subpixel=False)
+    models = {label: model for label in methods}
+    if getattr(model, "border", "zeros") != "zeros":
+        models["onnxruntime zero border"] = create_model("espcn", args.scale, **{**model.config, "border": "zeros"}).eval()
+        models["onnxruntime zero border"].load_state_dict(model.state_dict())
+        methods["onnxruntime zero border"] = OnnxRuntimeBackend(threads=args.threads)
     rng = np.random.default_rng(0)
     rows, load_before = [], load_average()
     for size in args.sizes.split(","):
@@ -193,7 +201,7 @@ def main(argv=None) -> int:
         frame += rng.normal(0, 0.02, frame.shape).astype(np.float32)
         frame = np.clip(frame, 0, 1)
         frame_u8 = np.round(frame * 255).astype(np.uint8)
-        calls = {label: vsr_call(model, backend, frame) for label, backend in methods.items()}
+        calls = {label: vsr_call(models[label], backend, frame) for label, backend in methods.items()}
         opencv, note = opencv_call(args.scale, args.threads, frame_u8)
         if opencv is None:
             print(f"{size} opencv dnn_superres: skipped ({note})", file=sys.stderr)
@@ -231,6 +239,7 @@ def main(argv=None) -> int:
             "default_vs_opencv": dflt / cv if dflt and cv else None,
             "default_vs_opencv_median": (best(default, size, "fps") / best("opencv dnn_superres", size, "fps")) if dflt and cv else None,
             "blocked_vs_plain_graph": ort / plain if ort and (plain := best("onnxruntime plain graph", size)) else None,
+            "replicate_vs_zero_border": ort / zero if ort and (zero := best("onnxruntime zero border", size)) else None,
         })
     report = {
         "model": f"espcn x{args.scale}",
@@ -270,11 +279,11 @@ def markdown(report: dict) -> str:
     for r in report["rows"]:
         per_cpu = f"{r['gflops_per_cpu_s']:.1f}" if r["gflops_per_cpu_s"] else "-"
         lines.append(f"| {r['size']} | {r['method']} | {r['fps']:.2f} | {r['best_fps']:.2f} | {r['best_gflops']:.1f} | {r['percent_of_peak']:.0f} % | {per_cpu} |")
-    lines += ["", "| LR size | onnxruntime / torch eager | default / OpenCV dnn_superres (best; median) | blocked / plain graph (ORT) |",
-              "|---|---:|---:|---:|"]
+    lines += ["", "| LR size | onnxruntime / torch eager | default / OpenCV dnn_superres (best; median) | blocked / plain graph (ORT) | edge-extended / zero border (ORT) |",
+              "|---|---:|---:|---:|---:|"]
     for r in report["ratios"]:
         f = lambda v: f"{v:.2f}x" if v else "-"  # noqa: E731
-        lines.append(f"| {r['size']} | {f(r['onnxruntime_vs_torch_eager'])} | {f(r['default_vs_opencv'])}; {f(r.get('default_vs_opencv_median'))} | {f(r.get('blocked_vs_plain_graph'))} |")
+        lines.append(f"| {r['size']} | {f(r['onnxruntime_vs_torch_eager'])} | {f(r['default_vs_opencv'])}; {f(r.get('default_vs_opencv_median'))} | {f(r.get('blocked_vs_plain_graph'))} | {f(r.get('replicate_vs_zero_border'))} |")
     lines += ["", report["note"], ""]
     return "\n".join(lines)
 
