@@ -104,6 +104,6 @@ def run(args: argparse.Namespace) -> int:
     if args.stop_at is not None and args.stop_at < 1:
         raise ConfigError("--stop-at must be at least 1")
     summary = train(config, resume=args.resume, quiet=args.quiet, log=lambda line: print(line, file=sys.stderr), stop_at=args.stop_at)
-    print(f"best validation PSNR {summary['best_val_psnr']:.3f} dB at epoch {summary['best_epoch']}; weights: {args.out}/best.safetensors")
+    print(f"best validation PSNR {summary['best_val_psnr']:.3f} dB at epoch {summary['best_epoch']}; weights: {summary['config']['out_dir']}/best.safetensors")
     return 0
 
