@@ -12,6 +12,8 @@ Rows (ESPCN x{scale} on the luma plane, fp32, ``--threads`` threads each):
 - ``onnxruntime zero border``: the same weights with ``border="zeros"`` (each layer pads with
   black, as the first weights did) instead of the edge-extended frame with valid convolutions:
   what the better border costs;
+- ``onnxruntime tanh`` (or ``onnxruntime relu``): the same weights with the other activation,
+  what ReLU (the shipped networks) and tanh (the paper's main model) cost against each other;
 - ``opencv dnn_superres``: OpenCV's ``DnnSuperResImpl`` with its own ESPCN x2 (same layer sizes,
   ReLU for tanh), ``upsample()`` on the uint8 luma plane: what a user of OpenCV would call.
 
@@ -188,10 +190,19 @@ def main(argv=None) -> int:
     if can_block(model):  # the same runtime on the graph as exported before the rewrite, for its gain
         methods["onnxruntime plain graph"] = OnnxRuntimeBackend(threads=args.threads, block_subpixel=False)
     models = {label: model for label in methods}
+
+    def variant(**change):
+        """The same weights under another setting: what that setting costs, all else equal."""
+        other = create_model("espcn", args.scale, **{**model.config, **change}).eval()
+        other.load_state_dict(model.state_dict())
+        return other
+
     if getattr(model, "border", "zeros") != "zeros":
-        models["onnxruntime zero border"] = create_model("espcn", args.scale, **{**model.config, "border": "zeros"}).eval()
-        models["onnxruntime zero border"].load_state_dict(model.state_dict())
+        models["onnxruntime zero border"] = variant(border="zeros")
         methods["onnxruntime zero border"] = OnnxRuntimeBackend(threads=args.threads)
+    other_activation = {"relu": "tanh", "tanh": "relu"}[model.config["activation"]]
+    models[f"onnxruntime {other_activation}"] = variant(activation=other_activation)
+    methods[f"onnxruntime {other_activation}"] = OnnxRuntimeBackend(threads=args.threads)
     rng = np.random.default_rng(0)
     rows, load_before = [], load_average()
     for size in args.sizes.split(","):
@@ -240,6 +251,7 @@ def main(argv=None) -> int:
             "default_vs_opencv_median": (best(default, size, "fps") / best("opencv dnn_superres", size, "fps")) if dflt and cv else None,
             "blocked_vs_plain_graph": ort / plain if ort and (plain := best("onnxruntime plain graph", size)) else None,
             "replicate_vs_zero_border": ort / zero if ort and (zero := best("onnxruntime zero border", size)) else None,
+            "relu_vs_tanh": relu_vs_tanh(ort, best(f"onnxruntime {other_activation}", size), model.config["activation"]),
         })
     report = {
         "model": f"espcn x{args.scale}",
@@ -266,6 +278,13 @@ def main(argv=None) -> int:
     return 0
 
 
+def relu_vs_tanh(ort_fps, other_fps, activation: str):
+    """Speed of the ReLU network over the tanh one (same weights, ONNX Runtime), whichever ships."""
+    if not ort_fps or not other_fps:
+        return None
+    return ort_fps / other_fps if activation == "relu" else other_fps / ort_fps
+
+
 def markdown(report: dict) -> str:
     lines = [
         f"ESPCN ({report['model']}, weights: {report['weights']}), fp32, {report['threads']} threads; "
@@ -279,11 +298,11 @@ def markdown(report: dict) -> str:
     for r in report["rows"]:
         per_cpu = f"{r['gflops_per_cpu_s']:.1f}" if r["gflops_per_cpu_s"] else "-"
         lines.append(f"| {r['size']} | {r['method']} | {r['fps']:.2f} | {r['best_fps']:.2f} | {r['best_gflops']:.1f} | {r['percent_of_peak']:.0f} % | {per_cpu} |")
-    lines += ["", "| LR size | onnxruntime / torch eager | default / OpenCV dnn_superres (best; median) | blocked / plain graph (ORT) | edge-extended / zero border (ORT) |",
-              "|---|---:|---:|---:|---:|"]
+    lines += ["", "| LR size | onnxruntime / torch eager | default / OpenCV dnn_superres (best; median) | blocked / plain graph (ORT) | edge-extended / zero border (ORT) | ReLU / tanh (ORT) |",
+              "|---|---:|---:|---:|---:|---:|"]
     for r in report["ratios"]:
         f = lambda v: f"{v:.2f}x" if v else "-"  # noqa: E731
-        lines.append(f"| {r['size']} | {f(r['onnxruntime_vs_torch_eager'])} | {f(r['default_vs_opencv'])}; {f(r.get('default_vs_opencv_median'))} | {f(r.get('blocked_vs_plain_graph'))} | {f(r.get('replicate_vs_zero_border'))} |")
+        lines.append(f"| {r['size']} | {f(r['onnxruntime_vs_torch_eager'])} | {f(r['default_vs_opencv'])}; {f(r.get('default_vs_opencv_median'))} | {f(r.get('blocked_vs_plain_graph'))} | {f(r.get('replicate_vs_zero_border'))} | {f(r.get('relu_vs_tanh'))} |")
     lines += ["", report["note"], ""]
     return "\n".join(lines)
 
