@@ -197,7 +197,7 @@ def main(argv=None) -> int:
         other.load_state_dict(model.state_dict())
         return other
 
-    if getattr(model, "border", "zeros") != "zeros":
+    if model.config["border"] != "zeros":
         models["onnxruntime zero border"] = variant(border="zeros")
         methods["onnxruntime zero border"] = OnnxRuntimeBackend(threads=args.threads)
     other_activation = {"relu": "tanh", "tanh": "relu"}[model.config["activation"]]
