@@ -34,7 +34,29 @@ def cpu_details() -> dict:
         return {}
     flags = set(fields.get("flags", "").split())
     isa = next((name for name, flag in (("avx512", "avx512f"), ("avx2", "avx2"), ("sse4.2", "sse4_2")) if flag in flags), "other")
-    return {"family": fields.get("cpu family"), "model": fields.get("model"), "vector_isa": isa, "fma": "fma" in flags}
+    return {"family": fields.get("cpu family"), "model": fields.get("model"), "vector_isa": isa, "fma": "fma" in flags,
+            "bf16": sorted(flags & _BF16_FLAGS)}
+
+
+# CPU features with bf16 matrix or dot-product instructions, which oneDNN uses for bf16 convolutions.
+_BF16_FLAGS = {"avx512_bf16", "amx_bf16", "avx_ne_convert"}
+
+
+def cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def cpu_accelerates_bf16() -> bool:
+    """True where bf16 convolutions run on bf16 instructions (AVX512-BF16, AMX) rather than being
+    emulated through fp32, i.e. where bf16 training is faster than fp32."""
+    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
 
 
 def gpu_description() -> str | None:

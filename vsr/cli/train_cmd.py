@@ -52,6 +52,9 @@ def add_parser(sub) -> None:
                    help="end after this epoch, leaving a checkpoint for --resume; the learning-rate schedule still "
                    "spans --epochs (for long runs split across sessions)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
+                   help="dtype of the convolutions under autocast (weights, optimiser, loss and validation stay fp32); "
+                   "auto = bf16 on CPUs with AVX512-BF16/AMX and on CUDA, else fp32; fp16 (with a grad scaler) on CUDA only")
     p.add_argument("--workers", type=int, default=0, help="data-loader worker processes")
     p.add_argument("--threads", type=int, help="CPU threads for torch")
     p.add_argument("--seed", type=int, default=0)
@@ -68,6 +71,7 @@ def _factors(text: str) -> list[float]:
 
 def run(args: argparse.Namespace) -> int:
     from ..training import TrainConfig, train
+    from ..training.precision import default_precision
 
     model_config = {}
     if args.activation:
@@ -97,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
         init_weights=args.init_weights,
         seed=args.seed,
         device=args.device,
+        precision=default_precision(args.device) if args.precision == "auto" else args.precision,
         workers=args.workers,
         threads=args.threads,
         command="vsr " + shlex.join(args.argv),

@@ -77,5 +77,8 @@ class MSRN(nn.Module):
             h = block(h)
             outputs.append(h)
         outputs.append(x)
-        h = self.fusion(torch.cat(outputs, dim=1))
-        return self.reconstruct(self.upsample(h)) + self.luma_mean
+        h = self.upsample(self.fusion(torch.cat(outputs, dim=1)))
+        # The one-channel output layer and the mean add run in the weights' own dtype even under
+        # autocast: in bf16 (8 significant bits, about one grey level) they would cap the PSNR.
+        with torch.autocast(device_type=h.device.type, enabled=False):
+            return self.reconstruct(h.to(self.reconstruct.weight.dtype)) + self.luma_mean

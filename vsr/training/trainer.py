@@ -22,6 +22,7 @@ from ..models import create_model
 from ..models.weights import read_weights, save_weights
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import PatchDataset, load_pairs
+from .precision import PRECISIONS, Precision
 from .validation import validate_psnr
 
 
@@ -49,6 +50,7 @@ class TrainConfig:
     init_weights: str | None = None
     seed: int = 0
     device: str = "cpu"
+    precision: str = "fp32"  # autocast dtype of the convolutions; weights, optimiser and loss stay fp32
     workers: int = 0
     threads: int | None = None
     command: str = ""
@@ -63,6 +65,8 @@ class TrainConfig:
         for name in ("epochs", "patch_size", "batch_size", "patches_per_epoch"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}")
         if self.context < 0:
             raise ConfigError("--context must be 0 or more")
         if any(not 0.0 < f < 1.0 for f in self.scale_augment):
@@ -130,6 +134,7 @@ def train(config: TrainConfig, resume: str | None = None, quiet: bool = False, l
         saved["command"] = config.command
         config = TrainConfig(**saved)
     config.validate()
+    precision = Precision(config.precision, config.device)
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
@@ -161,7 +166,7 @@ def train(config: TrainConfig, resume: str | None = None, quiet: bool = False, l
     val_pairs = load_pairs(config.val_dirs, config.scale)
     dataset = PatchDataset(train_pairs, config.scale, config.patch_size, config.patches_per_epoch, config.seed, context=config.context)
     log(f"{config.model} x{config.scale}: {sum(p.numel() for p in model.parameters())} parameters, "
-        f"{len(dataset.pairs)} training images, {len(val_pairs)} validation images")
+        f"{len(dataset.pairs)} training images, {len(val_pairs)} validation images, {config.precision} on {config.device}")
 
     # Made only now that the model and data are known good: a refused run leaves nothing behind.
     out_dir = Path(config.out_dir)
@@ -177,10 +182,10 @@ def train(config: TrainConfig, resume: str | None = None, quiet: bool = False, l
         with _progress(len(loader) * config.batch_size, f"epoch {epoch + 1}/{config.epochs}", quiet) as bar:
             for batch in loader:
                 lr_patch, hr_patch, *weight = (t.to(config.device, memory_format=memory_format) for t in batch)
-                loss = _loss(config.loss, model(lr_patch), hr_patch, *weight)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                with precision.autocast():
+                    sr = model(lr_patch)
+                loss = _loss(config.loss, sr.float(), hr_patch, *weight)
+                precision.step(loss, optimizer)
                 total_loss += loss.item()
                 batches += 1
                 bar.update(config.batch_size)
