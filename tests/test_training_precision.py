@@ -1,0 +1,124 @@
+"""Mixed-precision training (vsr/training/precision.py) and MSRN's fp32 output layer under it."""
+import numpy as np
+import pytest
+import torch
+
+from vsr.errors import ConfigError
+from vsr.models import create_model
+from vsr.models.weights import save_weights
+from vsr.training import TrainConfig, train
+from vsr.training.checkpoint import load_checkpoint
+from vsr.training.precision import Precision, default_precision
+from vsr.training.trainer import _init_from, _loss
+from tests.test_training import make_images
+
+
+def small_msrn(scale=2):
+    torch.manual_seed(0)
+    return create_model("msrn", scale, blocks=1, features=8)
+
+
+def test_bf16_autocast_runs_the_body_in_bf16_but_the_output_layer_in_fp32():
+    model = small_msrn()
+    seen = {}
+
+    def record(name):
+        def hook(module, inputs, output):
+            seen[name] = output.dtype  # returns None: a hook's return value would replace the output
+        return hook
+
+    model.head.register_forward_hook(record("head"))
+    model.reconstruct.register_forward_hook(record("reconstruct"))
+    with Precision("bf16", "cpu").autocast():
+        out = model(torch.rand(2, 1, 12, 12))
+    assert seen == {"head": torch.bfloat16, "reconstruct": torch.float32}
+    assert out.dtype == torch.float32
+    # Outside autocast the same model is plain fp32 throughout.
+    seen.clear()
+    assert model(torch.rand(2, 1, 12, 12)).dtype == torch.float32 and seen["head"] == torch.float32
+
+
+def _train_steps(precision: str, steps: int = 40) -> list[float]:
+    model = small_msrn()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    runner = Precision(precision, "cpu")
+    torch.manual_seed(1)
+    hr = torch.nn.functional.avg_pool2d(torch.rand(4, 1, 48, 48), 5, 1, 2)  # smooth: learnable
+    lr = torch.nn.functional.avg_pool2d(hr, 2)
+    losses = []
+    for _ in range(steps):
+        with runner.autocast():
+            sr = model(lr)
+        loss = _loss("l1", sr.float(), hr)
+        runner.step(loss, optimizer)
+        losses.append(loss.item())
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # master weights stay fp32
+    return losses
+
+
+def test_bf16_training_steps_lower_the_loss_as_fp32_steps_do():
+    bf16, fp32 = _train_steps("bf16"), _train_steps("fp32")
+    assert bf16[-1] < 0.75 * bf16[0], bf16
+    assert abs(bf16[-1] - fp32[-1]) < 0.15 * fp32[-1], (bf16[-1], fp32[-1])
+
+
+def test_fp16_is_refused_on_the_cpu_and_unknown_precisions_are_one_line_errors():
+    with pytest.raises(ConfigError, match="CUDA only"):
+        Precision("fp16", "cpu")
+    with pytest.raises(ConfigError, match="--precision"):
+        Precision("int8", "cpu")
+    assert default_precision("cpu") in ("bf16", "fp32")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="fp16 with a grad scaler trains on CUDA only; no GPU here")
+def test_fp16_with_grad_scaler_lowers_the_loss_on_cuda():
+    model = small_msrn().cuda()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    precision = Precision("fp16", "cuda")
+    hr = torch.nn.functional.avg_pool2d(torch.rand(4, 1, 48, 48, device="cuda"), 3, 1, 1)
+    lr = torch.nn.functional.avg_pool2d(hr, 2)
+    losses = []
+    for _ in range(30):
+        with precision.autocast():
+            sr = model(lr)
+        loss = _loss("l1", sr.float(), hr)
+        precision.step(loss, optimizer)
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_a_bf16_run_records_its_precision_and_resumes_in_it(tmp_path):
+    make_images(tmp_path / "train", 3, 48, 0)
+    make_images(tmp_path / "val", 1, 32, 1)
+    cfg = TrainConfig(model="msrn", scale=2, train_dirs=[str(tmp_path / "train")], val_dirs=[str(tmp_path / "val")],
+                      out_dir=str(tmp_path / "run"), patch_size=8, batch_size=4, epochs=2, patches_per_epoch=8,
+                      lr=1e-3, model_config={"blocks": 1}, precision="bf16", command="vsr train (test)")
+    lines = []
+    summary = train(cfg, quiet=True, log=lines.append, stop_at=1)
+    assert "bf16 on cpu" in lines[0]
+    assert summary["config"]["precision"] == "bf16"
+    assert np.isfinite(summary["history"][0]["loss"])
+    # --resume keeps the run's precision whatever the new command line says.
+    cfg.precision = "fp32"
+    resumed = train(cfg, resume=str(tmp_path / "run" / "checkpoint.pt"), quiet=True, log=lambda _: None)
+    assert resumed["config"]["precision"] == "bf16" and resumed["epochs"] == 2
+    state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert all(t.dtype == torch.float32 for t in state["model"].values())
+
+
+@pytest.mark.parametrize("scale", [3, 4])
+def test_msrn_x3_x4_initialised_from_x2_take_every_body_tensor(tmp_path, scale):
+    x2 = small_msrn(2)
+    path = tmp_path / "x2.safetensors"
+    save_weights(x2, path, half=True)  # shipped MSRN files are fp16
+    target = small_msrn(scale)
+    loaded = _init_from(target, str(path))
+    source, own = x2.state_dict(), target.state_dict()
+    # x4 upsamples in two x2 steps, so its first step takes x2's upsampler too; x3's is new.
+    new = ("upsample.",) if scale == 3 else ("upsample.2.",)
+    shared = [k for k in own if not k.startswith(new)]
+    assert loaded == len(shared)
+    for key in shared:
+        assert own[key].dtype == torch.float32
+        assert torch.allclose(own[key], source[key], rtol=2 ** -10, atol=1e-7), key
+    assert set(own) - set(shared) == {k for k in own if k.startswith(new)} != set()
