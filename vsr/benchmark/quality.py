@@ -16,11 +16,24 @@ from ..models import find_shipped
 from .peers import OpenCvSuperRes, opencv_unavailable_reason
 
 
-def load_published(path: str | Path | None) -> dict:
-    """Published figures {method: {set: {scale: [psnr, ssim]}}} and their sources ({} if absent)."""
-    if path is None or not Path(path).is_file():
-        return {}
-    return json.loads(Path(path).read_text())
+def load_published(path: str | Path | None = None) -> dict:
+    """Published figures {method: {set: {scale: [psnr, ssim]}}} and their sources.
+
+    ``path`` None: the table that ships inside the package (``vsr/benchmark/published.json``).
+    A path that is given must exist: a typo never silently drops the paper columns.
+    """
+    from ..errors import InputError
+
+    if path is None:
+        from importlib.resources import files
+
+        return json.loads(files(__package__).joinpath("published.json").read_text())
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file (--published)") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot read the published figures ({exc})") from None
 
 
 def published_figure(published: dict, method: str, dataset: str, scale: int):
@@ -46,7 +59,9 @@ def quality_suite(
 
     results = []
     opencv_reason = opencv_unavailable_reason()
-    if opencv_reason is None and (opencv_models_dir is None or not Path(opencv_models_dir).is_dir()):
+    if opencv_reason is None and opencv_models_dir is None:
+        opencv_reason = "no OpenCV models folder (give --data DIR holding models/opencv/*.pb)"
+    elif opencv_reason is None and not Path(opencv_models_dir).is_dir():
         opencv_reason = f"OpenCV models folder not found ({opencv_models_dir})"
     for dataset, hr_dir in datasets.items():
         for scale in scales:

@@ -8,8 +8,13 @@ from pathlib import Path
 from ..sysinfo import machine_info
 
 
-def default_output(kind: str, folder: str | Path = "bench/results") -> Path:
-    """bench/results/<kind>-<UTC timestamp>.json"""
+#: Where results go without --json: a folder named for them in the current directory, never a
+#: checkout's tracked bench/results/ (results kept there are chosen and committed on purpose).
+DEFAULT_FOLDER = "vsr-bench"
+
+
+def default_output(kind: str, folder: str | Path = DEFAULT_FOLDER) -> Path:
+    """vsr-bench/<kind>-<UTC timestamp>.json"""
     return Path(folder) / f"{kind}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}.json"
 
 

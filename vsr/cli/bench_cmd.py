@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from .common import add_backend_flags
 
-REPO_GUESS = Path(__file__).resolve().parents[2]
+# The one place a data folder may come from besides --data: named by the user, never guessed.
+DATA_ENV = "VSR_DATA"
 
 
 def add_parser(sub) -> None:
@@ -21,14 +23,15 @@ def add_parser(sub) -> None:
         "the published figures, under the published protocol, on Set5 and B100 (or --hr folders).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    q.add_argument("--hr", action="append", help="folder of HR images (repeatable; default: Set5 and B100 from --data)")
+    q.add_argument("--hr", action="append", metavar="DIR", help="folder of HR images (repeatable; default: Set5 and B100 from --data)")
     q.add_argument("--video", action="append", help="also (or, without --hr, only) score this video, frame by frame (repeatable)")
     q.add_argument("--video-frames", type=int, help="frames per video (default: all)")
-    q.add_argument("--data", default=str(REPO_GUESS.parent / "shared" / "data"), help="the shared data folder")
+    q.add_argument("--data", metavar="DIR", default=os.environ.get(DATA_ENV),
+                   help=f"data folder holding eval/Set5, eval/B100 and models/opencv/*.pb (default: ${DATA_ENV}, when set)")
     q.add_argument("--scale", type=int, action="append", choices=(2, 3, 4), help="scales (repeatable; default 2, 3, 4)")
     q.add_argument("--models", default="espcn,msrn", help="comma-separated vsr models")
-    q.add_argument("--published", default=str(REPO_GUESS / "bench" / "published.json"), help="published figures")
-    q.add_argument("--json", help="result file (default bench/results/quality-<time>.json)")
+    q.add_argument("--published", metavar="FILE", help="published figures (default: the table shipped in vsr/benchmark/published.json)")
+    q.add_argument("--json", metavar="FILE", help="result file; the .md table and .png plot go beside it (default: vsr-bench/quality-<UTC time>.json)")
     q.add_argument("--no-plot", action="store_true")
     add_backend_flags(q)
     q.set_defaults(handler=run_quality)
@@ -55,7 +58,7 @@ def add_parser(sub) -> None:
     sp.add_argument("--batch", type=int, help="frames per model call")
     sp.add_argument("--codec", help="encoder (default libx264)")
     sp.add_argument("--preset", help="encoder preset")
-    sp.add_argument("--json", help="result file (default bench/results/speed-<time>.json)")
+    sp.add_argument("--json", metavar="FILE", help="result file; the .md table and .png plot go beside it (default: vsr-bench/speed-<UTC time>.json)")
     sp.add_argument("--no-plot", action="store_true")
     add_backend_flags(sp)
     sp.set_defaults(handler=run_speed)
@@ -65,7 +68,6 @@ def _publish(args: argparse.Namespace, kind: str, report: dict, markdown: str, p
     """Write the JSON and Markdown (and plot), print the table; the tail of every bench kind."""
     from ..benchmark.report import default_output, write_report
 
-
     json_path, md_path = write_report(report, args.json or default_output(kind), "vsr " + " ".join(args.argv), markdown)
     print(markdown)
     print(f"wrote {json_path} and {md_path}", file=sys.stderr)
@@ -73,6 +75,8 @@ def _publish(args: argparse.Namespace, kind: str, report: dict, markdown: str, p
         png = plot(report, json_path.with_suffix(".png"))
         if png:
             print(f"wrote {png}", file=sys.stderr)
+        else:
+            print("vsr: no plot drawn: matplotlib is not installed (pip install 'vsr[bench]')", file=sys.stderr)
     return 0
 
 
@@ -82,16 +86,20 @@ def run_quality(args: argparse.Namespace) -> int:
     from ..benchmark.report import plot_quality_gain
     from ..errors import InputError
 
-    data = Path(args.data)
+    data = Path(args.data) if args.data else None
+    if data is not None and not data.is_dir():
+        raise InputError(f"{data}: no such data folder (--data or ${DATA_ENV})")
     if args.hr:
         datasets = {Path(h).name: Path(h) for h in args.hr}
     elif args.video:
         datasets = {}
+    elif data is None:
+        raise InputError(f"no images to score: give --hr DIR, or --data DIR (or ${DATA_ENV}) holding eval/Set5 and eval/B100")
     else:
         datasets = {"Set5": data / "eval" / "Set5", "B100": data / "eval" / "B100"}
     for name, folder in datasets.items():
         if not folder.is_dir():
-            raise InputError(f"{folder}: not a directory (give --hr or --data)")
+            raise InputError(f"{folder}: not a directory (give --hr DIR or --data DIR)")
     scales = args.scale or [2, 3, 4]
 
     def runner_for(model, scale):
@@ -103,7 +111,7 @@ def run_quality(args: argparse.Namespace) -> int:
     with tqdm(total=total, desc="quality", unit="img", file=sys.stderr, disable=None) as bar:
         report = quality_suite(
             datasets, scales, [m for m in args.models.split(",") if m], runner_for,
-            data / "models" / "opencv", load_published(args.published), progress=lambda _: bar.update(1),
+            data / "models" / "opencv" if data else None, load_published(args.published), progress=lambda _: bar.update(1),
         )
     markdown = quality_markdown(report) if report["results"] else ""
     if args.video:
