@@ -122,6 +122,19 @@ class ChromaUpscaler:
             self._plans[key] = _AxisPlan(n_in, n_out, step, c)
         return self._plans[key]
 
+    def axis_taps(self, axis: int, n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+        """The polyphase filter of one axis as arrays, for resamplers on other devices
+        (:mod:`vsr.video.frame_chain`): ``(indices, weights)``, where output sample
+        ``g * phases + p`` (for ``g < groups``, cut to ``n_out``) is ``sum_t weights[p, t] *
+        input[indices[p, t, g]]``, summed in order t = 0..3; ``indices`` (phases, 4, groups) int64,
+        already clamped to the plane (the replicated edge), ``weights`` (phases, 4) float32.
+        ``axis`` 1 is horizontal, 0 vertical, as in :meth:`__call__`."""
+        plan = self._plan(axis, n_in, n_out)
+        groups = np.arange(plan.groups) * plan.num
+        indices = np.stack([np.stack([start + t + groups for t in range(4)]) for start, _ in plan.phases])
+        weights = np.stack([w for _, w in plan.phases]).astype(np.float32)
+        return np.clip(indices, 0, n_in - 1).astype(np.int64), weights
+
     def __call__(self, chroma: np.ndarray, out_size: tuple[int, int]) -> np.ndarray:
         """(C, Hc, Wc) float32 planes -> (C, Hc', Wc') with (Wc', Hc') = ``out_size`` (width, height)."""
         chroma = np.asarray(chroma, dtype=np.float32)

@@ -242,6 +242,20 @@ def make_frame(luma: np.ndarray, chroma: np.ndarray | None, layout: PixelLayout)
     return frame
 
 
+def frame_from_codes(luma: np.ndarray, chroma: np.ndarray | None, layout: PixelLayout) -> av.VideoFrame:
+    """A new VideoFrame in ``layout`` from integer code planes already rounded (the frame chain's
+    output, :mod:`vsr.video.frame_chain`): (H, W) luma, (2, Hc, Wc) chroma or None (neutral)."""
+    height, width = luma.shape
+    frame = av.VideoFrame(width, height, layout.pix_fmt)
+    planes = frame.planes
+    _plane_view(planes[0], layout.dtype)[...] = luma
+    if not layout.is_grey:
+        for index in (1, 2):
+            view = _plane_view(planes[index], layout.dtype)
+            view[...] = layout.chroma_neutral if chroma is None else chroma[index - 1]
+    return frame
+
+
 def display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
     """The frame's display matrix (rotation, flip) as 9 integers, or None when it is the identity."""
     for side_data in frame.side_data:
