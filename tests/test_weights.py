@@ -1,7 +1,12 @@
 import json
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 import torch
+
+from tests.conftest import assert_cli_error, assert_one_line_error, run_vsr
 
 from vsr.errors import WeightsError
 from vsr.models import create_model, find_shipped, load_model, manifest
@@ -67,3 +72,108 @@ def test_msrn_without_shipped_weights_says_how_to_get_them():
         pytest.skip("MSRN weights ship now")
     with pytest.raises(WeightsError, match="vsr train --model msrn"):
         load_model("msrn", 2)
+
+
+# --- crafted files: refused in one line, before anything large is allocated (issue 20, items 6, 8, 9)
+
+
+def craft(path, tensors: dict, **metadata) -> str:
+    """A safetensors file with exactly these tensors and header fields (what an attacker could write)."""
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(path), metadata={k: str(v) for k, v in metadata.items()})
+    return str(path)
+
+
+def espcn_x2_tensors() -> dict:
+    torch.manual_seed(0)
+    return dict(create_model("espcn", 2).state_dict())
+
+
+GOOD_CONFIG = '{"activation": "tanh", "features": [64, 32], "border": "zeros"}'
+HEADER_CASES = {
+    "scale_x2": ({"scale": "x2", "config": GOOD_CONFIG}, "scale must be an integer"),
+    "config_list": ({"scale": "2", "config": "[1, 2]"}, "must be a JSON object"),
+    "config_not_json": ({"scale": "2", "config": "{features"}, "not valid JSON"),
+    "config_with_scale": ({"scale": "2", "config": '{"scale": 3, "features": [64, 32]}'}, "must not contain 'scale'"),
+    "features_int": ({"scale": "2", "config": '{"features": 5}'}, "features must be a list of 2"),
+    "features_negative": ({"scale": "2", "config": '{"features": [-1, 32]}'}, "integer from 1 to"),
+    "features_float": ({"scale": "2", "config": '{"features": [64.5, 32]}'}, "integer from 1 to"),
+    "features_huge": ({"scale": "2", "config": '{"features": [100000, 100000]}'}, "integer from 1 to"),
+    "features_large": ({"scale": "2", "config": '{"features": [1000, 1000]}'}, "do not fit espcn x2"),
+    "unknown_setting": ({"scale": "2", "config": '{"depth": 3}'}, "no setting depth"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HEADER_CASES))
+def test_crafted_header_is_one_line_with_no_output(tmp_path, cli, case):
+    metadata, fragment = HEADER_CASES[case]
+    weights = craft(tmp_path / "bad.safetensors", espcn_x2_tensors(), format="vsr", model="espcn", **metadata)
+    picture = tmp_path / "in.png"
+    from PIL import Image
+
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (12, 10, 3), dtype=np.uint8)).save(picture)
+    out = tmp_path / "out.png"
+    line = assert_cli_error(cli("upscale", picture, out, "--weights", weights), fragment)
+    assert "bad.safetensors" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.safetensors", "in.png"]
+
+
+def test_config_too_large_for_its_tensors_is_refused_before_allocating(tmp_path):
+    """An 86 KB file whose config says [6000, 6000] used to build a 1.5 GB model before refusing."""
+    weights = craft(tmp_path / "big.safetensors", espcn_x2_tensors(), format="vsr", model="espcn", scale="2",
+                    config='{"activation": "tanh", "features": [1000, 1000], "border": "zeros"}')
+    # The peak resident size is reset (Linux /proc/self/clear_refs) after a first load has done
+    # its lazy imports, so what the refusal itself allocates is measured.
+    script = (
+        "import sys\n"
+        "from vsr.errors import WeightsError\n"
+        "from vsr.models import load_model\n"
+        "def kb(field):\n"
+        "    return next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith(field))\n"
+        "load_model('espcn', 2)\n"
+        "open('/proc/self/clear_refs', 'w').write('5')\n"
+        "base = kb('VmRSS')\n"
+        f"try:\n    load_model('espcn', 2, {weights!r})\nexcept WeightsError as e:\n    print(e, file=sys.stderr)\n"
+        "print((kb('VmHWM') - base) // 1024)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert "do not fit espcn x2" in result.stderr, result.stderr
+    grown_mb = int(result.stdout.split()[-1])
+    assert grown_mb < 20, f"{grown_mb} MB allocated to refuse a small file"  # [1000, 1000] alone is 36 MB
+
+
+def test_model_size_is_bounded_even_when_every_setting_is_in_range():
+    from vsr.errors import ConfigError
+    from vsr.models.registry import MAX_PARAMETERS
+
+    with pytest.raises(ConfigError, match=f"at most {MAX_PARAMETERS:,}"):
+        create_model("msrn", 2, blocks=1024, features=64)
+
+
+def test_integer_dtype_relabelled_from_float_is_refused(tmp_path):
+    """The same bytes read as I32 become ~1e9 after conversion: an all-white video, exit 0, before."""
+    tensors = espcn_x2_tensors()
+    tensors["sub_pixel.bias"] = tensors["sub_pixel.bias"].view(torch.int32)
+    weights = craft(tmp_path / "i32.safetensors", tensors, format="vsr", model="espcn", scale="2", config=GOOD_CONFIG)
+    with pytest.raises(WeightsError, match="sub_pixel.bias is stored as I32; weights must be floating point"):
+        load_model("espcn", 2, weights)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_weights_are_refused(tmp_path, bad):
+    tensors = espcn_x2_tensors()
+    tensors["feature_maps.2.weight"][3, 1, 0, 0] = bad
+    weights = craft(tmp_path / "nan.safetensors", tensors, format="vsr", model="espcn", scale="2", config=GOOD_CONFIG)
+    with pytest.raises(WeightsError, match="feature_maps.2.weight holds NaN or infinite values"):
+        load_model("espcn", 2, weights)
+
+
+def test_crafted_header_through_a_real_process_has_no_traceback(tmp_path):
+    weights = craft(tmp_path / "bad.safetensors", espcn_x2_tensors(), format="vsr", model="espcn", scale="2", config='{"features": 5}')
+    picture = tmp_path / "in.png"
+    from PIL import Image
+
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(picture)
+    assert_one_line_error(run_vsr("upscale", picture, tmp_path / "out.png", "--weights", weights), "features must be a list of 2")
+    assert not (tmp_path / "out.png").exists()

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import torch.nn as nn
 
-from ..errors import WeightsError
-from .registry import create_model
-from .weights import load_weights_into, recorded_config
+from ..errors import ConfigError, WeightsError
+from .registry import create_meta_model, create_model
+from .weights import check_identity, check_layout, load_weights_into, parse_config, read_header
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 MANIFEST_PATH = WEIGHTS_DIR / "manifest.json"
@@ -61,6 +61,15 @@ def load_model(name: str, scale: int, weights: str | os.PathLike | None = None) 
         path = shipped_path(entry)
     else:
         path = Path(weights)
-    model = create_model(name, scale, **recorded_config(path))
+    metadata, layout = read_header(path)
+    check_identity(path, metadata, name, scale)
+    try:
+        config = parse_config(path, metadata)
+        # Shapes first, on the meta device: a header whose config disagrees with its tensors (or
+        # asks for a huge model) is refused before a byte of the model is allocated.
+        check_layout(create_meta_model(name, scale, config), path, layout)
+        model = create_model(name, scale, **config)
+    except ConfigError as exc:
+        raise WeightsError(f"{path}: the header's config does not describe a usable {name} ({exc})") from None
     load_weights_into(model, path)
     return model.eval().float()
