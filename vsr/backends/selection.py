@@ -22,6 +22,7 @@ import torch.nn as nn
 from ..errors import ConfigError, VsrError
 from .base import PRECISIONS, check_batch, first_line, output_for
 from .guard import NonFiniteGuard
+from .output_check import FirstOutputCheck
 from .onnxruntime import OnnxRuntimeBackend
 from .tensorrt import TensorRTBackend
 from .tiling import TiledRunner, activation_bytes_per_pixel, receptive_radius
@@ -213,14 +214,15 @@ def build_runner(model: nn.Module, backend=None, max_tile_pixels: int | None = N
     """A runner for ``model`` on ``backend`` (default: automatic choice), ready for any frame size.
 
     Frames (and batches) larger than ``max_tile_pixels`` LR pixels per call (default: what the
-    device's memory allows) are tiled; reduced-precision output is guarded against NaN/Inf. A
+    device's memory allows) are tiled; reduced-precision output is guarded against NaN/Inf; the
+    first output with contrast is checked to be a picture (``output_check.py``). A
     backend named explicitly is used or refused (:class:`ConfigError`), never replaced.
     """
     backend = backend or make_backend()
     if isinstance(backend, AutoBackend):
-        return FallbackRunner(model, backend.candidates(), max_tile_pixels)
+        return FirstOutputCheck(FallbackRunner(model, backend.candidates(), max_tile_pixels))
     try:
-        return _wrapped(model, backend, max_tile_pixels)
+        return FirstOutputCheck(_wrapped(model, backend, max_tile_pixels))
     except VsrError:
         raise
     except Exception as exc:
