@@ -65,3 +65,23 @@ def test_cuda_graph_matches_eager(espcn, frames):
     graphed = build_runner(espcn, TorchBackend(device="cuda", precision="fp16", cuda_graph=True))
     for _ in range(2):  # capture, then replay
         np.testing.assert_allclose(graphed.run(frames), eager, atol=1e-3, rtol=0)
+
+
+def test_ieee_fp32_turns_tf32_off_and_restores():
+    """cuDNN allows TF32 for fp32 convolutions by default; the CUDA runner's fp32 forward runs
+    inside ieee_fp32(), which must switch it off and put the caller's setting back."""
+    from vsr.backends.torch_backend import ieee_fp32
+
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    before = (cudnn.allow_tf32, matmul.allow_tf32)
+    cudnn.allow_tf32 = matmul.allow_tf32 = True
+    try:
+        with ieee_fp32():
+            assert (cudnn.allow_tf32, matmul.allow_tf32) == (False, False)
+        assert (cudnn.allow_tf32, matmul.allow_tf32) == (True, True)
+        with pytest.raises(RuntimeError):
+            with ieee_fp32():
+                raise RuntimeError("restored even on error")
+        assert cudnn.allow_tf32 is True
+    finally:
+        cudnn.allow_tf32, matmul.allow_tf32 = before

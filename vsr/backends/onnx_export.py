@@ -1,7 +1,9 @@
 """ONNX export of a vsr model with dynamic batch, height and width, and its on-disk cache.
 
 The graph has one input ``x`` (N, 1, H, W) float32 and one output ``y`` (N, 1, sH, sW) float32;
-ONNX Runtime and TensorRT both start from it.
+ONNX Runtime and TensorRT both start from it. The exporter folds constants (``do_constant_folding``),
+so the graph TensorRT parses has no foldable subgraphs left; :func:`fp16_graph` derives the fp16
+form TensorRT's strongly typed networks need.
 """
 from __future__ import annotations
 
@@ -54,6 +56,42 @@ def onnx_bytes(model: nn.Module, opset: int = DEFAULT_OPSET, blocked: bool = Fal
             dynamo=False,
         )
     return pad_blocked_conv(buffer.getvalue()) if blocked else buffer.getvalue()
+
+
+def fp16_graph(data: bytes) -> bytes:
+    """The fp32 graph ``data`` with its weights and float constants in fp16, and its input and
+    output kept fp32 (a Cast after ``x``, a Cast before ``y``).
+
+    For TensorRT's strongly typed networks (the only kind from TensorRT 11, the advised one from
+    10.12), where precision comes from the graph's types instead of a builder flag; vs-mlrt builds
+    its fp16 engines the same way. The I/O stays fp32 so every consumer feeds the same buffers;
+    inside, every convolution runs in fp16 with fp16 accumulation left to TensorRT.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load_from_string(data)
+    graph = model.graph
+    for init in graph.initializer:
+        if init.data_type == TensorProto.FLOAT:
+            init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init).astype("float16"), init.name))
+    for node in graph.node:
+        if node.op_type == "Constant":
+            for attr in node.attribute:
+                if attr.name == "value" and attr.t.data_type == TensorProto.FLOAT:
+                    attr.t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(attr.t).astype("float16"), attr.t.name))
+        for attr in node.attribute:  # Cast(to=float), e.g. around a mean shift, stays in fp16
+            if node.op_type == "Cast" and attr.name == "to" and attr.i == TensorProto.FLOAT:
+                attr.i = TensorProto.FLOAT16
+    # Inner tensors' recorded types would contradict the new ones: let the consumer infer them.
+    del graph.value_info[:]
+    half_in, half_out = f"{INPUT_NAME}_fp16", f"{OUTPUT_NAME}_fp16"
+    for node in graph.node:
+        node.input[:] = [half_in if name == INPUT_NAME else name for name in node.input]
+        node.output[:] = [half_out if name == OUTPUT_NAME else name for name in node.output]
+    graph.node.insert(0, helper.make_node("Cast", [INPUT_NAME], [half_in], to=TensorProto.FLOAT16, name="vsr_input_to_fp16"))
+    graph.node.append(helper.make_node("Cast", [half_out], [OUTPUT_NAME], to=TensorProto.FLOAT, name="vsr_output_to_fp32"))
+    return model.SerializeToString()
 
 
 def export_onnx(model: nn.Module, path: str | os.PathLike, opset: int = DEFAULT_OPSET, blocked: bool = False) -> Path:

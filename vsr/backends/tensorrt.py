@@ -1,16 +1,26 @@
 """TensorRT backend: an engine built from the ONNX graph, cached on disk, run on CUDA streams.
 
-Optional: ``tensorrt`` (``pip install 'vsr[tensorrt]'``, TensorRT 10) is imported here and
+Optional: ``tensorrt`` (``pip install 'vsr[tensorrt]'``, TensorRT 10 or 11) is imported here and
 nowhere else. Engines are built with the TensorRT Python API (Builder, OnnxParser, one
-optimisation profile, fp16 flag, a timing cache kept on disk) and cached under a key of everything
-that changes them: ONNX hash, TensorRT version, GPU name and compute capability, profile,
-precision. A second run with the same frame size loads the engine at once.
+optimisation profile, a timing cache kept on disk) and cached under a key of everything that
+changes them: ONNX hash, TensorRT version, GPU name and compute capability, profile, precision.
+A second run with the same frame size loads the engine at once.
 
-Written against the documented TensorRT 10 Python API; it has not been run (the machine this was
-written on has no GPU, and TensorRT's wheels need one to install).
+Precision (:func:`build_settings`): TensorRT 11 has no FP16 builder flag (networks are strongly
+typed: precision comes from the graph's types), and 10.12 deprecated it. There, fp16 is an fp16
+ONNX graph (:func:`~vsr.backends.onnx_export.fp16_graph`) in a strongly typed network, as vs-mlrt
+builds; before 10.12 the fp32 graph with the FP16 flag. fp32 clears the TF32 flag, which is on by
+default and would round every convolution's inputs to 10-bit mantissas. The engine's input and
+output types are read from the engine, never assumed.
+
+Written against the documented TensorRT 10/11 Python API (the migration guide to 11 lists what
+was removed). TensorRT itself has never run here: no machine of this project had a GPU and
+TensorRT's wheels need one to install. The decisions (flags per version, buffers per engine dtype,
+errors) are tested with a stand-in ``tensorrt`` module (tests/test_backends_tensorrt.py).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sys
 from dataclasses import dataclass
@@ -20,10 +30,10 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..errors import ConfigError
-from .base import check_batch, first_line, output_for
+from ..errors import ConfigError, VsrError
+from .base import OutOfMemory, check_batch, first_line, output_for
 from .cache import cache_dir, key_of, write_atomically
-from .onnx_export import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME, cached_onnx
+from .onnx_export import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME, cached_onnx, fp16_graph
 from .torch_cuda import CudaPipeline
 
 WORKSPACE_BYTES = 1 << 30
@@ -32,15 +42,82 @@ WORKSPACE_BYTES = 1 << 30
 MIN_SIDE = 1
 
 
+# TensorRT majors this module is written for (setup.cfg's extra admits the same).
+SUPPORTED_MAJORS = (10, 11)
+# From this version on, fp16 is built strongly typed from an fp16 graph (the FP16 flag is deprecated).
+STRONGLY_TYPED_FROM = (10, 12)
+
+
+def trt_version(trt) -> tuple[int, int]:
+    """(major, minor) of the ``tensorrt`` module."""
+    major, minor = (trt.__version__.split(".") + ["0"])[:2]
+    return int(major), int("".join(c for c in minor if c.isdigit()) or 0)
+
+
 def import_tensorrt():
     """The ``tensorrt`` module, or :class:`ConfigError` saying how to install it."""
     try:
         import tensorrt as trt
     except ImportError as exc:
-        raise ConfigError(f"the tensorrt backend needs TensorRT 10: pip install 'vsr[tensorrt]' ({first_line(exc)})") from None
-    if int(trt.__version__.split(".")[0]) < 10:
-        raise ConfigError(f"the tensorrt backend needs TensorRT 10 or newer, found {trt.__version__}")
+        raise ConfigError(f"the tensorrt backend needs TensorRT 10 or 11: pip install 'vsr[tensorrt]' ({first_line(exc)})") from None
+    if trt_version(trt)[0] not in SUPPORTED_MAJORS:
+        raise ConfigError(f"the tensorrt backend handles TensorRT 10 and 11, found {trt.__version__}: pip install 'vsr[tensorrt]'")
     return trt
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    """How an engine of one precision is built on one TensorRT version."""
+
+    strongly_typed: bool  # network created STRONGLY_TYPED: precision from the graph's types
+    fp16_graph: bool  # parse the fp16 form of the ONNX graph
+    fp16_flag: bool  # set BuilderFlag.FP16 (weakly typed fp16, TensorRT < 10.12)
+    clear_tf32: bool  # clear BuilderFlag.TF32 (on by default): fp32 means IEEE fp32
+
+    @property
+    def tag(self) -> str:
+        """Part of the engine's cache key."""
+        return f"{'typed' if self.strongly_typed else 'weak'}-{'fp16graph' if self.fp16_graph else 'fp32graph'}-{'fp16flag' if self.fp16_flag else 'noflag'}-{'notf32' if self.clear_tf32 else 'tf32'}"
+
+
+def build_settings(trt, precision: str) -> BuildSettings:
+    """The flags and graph for ``precision`` ("fp16" or "fp32") on this TensorRT."""
+    has_fp16_flag = hasattr(trt.BuilderFlag, "FP16")
+    typed = trt_version(trt) >= STRONGLY_TYPED_FROM or not has_fp16_flag
+    if precision == "fp16":
+        return BuildSettings(strongly_typed=typed, fp16_graph=typed, fp16_flag=not typed, clear_tf32=False)
+    return BuildSettings(strongly_typed=typed, fp16_graph=False, fp16_flag=False, clear_tf32=hasattr(trt.BuilderFlag, "TF32"))
+
+
+def network_flags(trt, settings: BuildSettings) -> int:
+    """The ``create_network`` flags: STRONGLY_TYPED where asked and the enum has it (TensorRT 11
+    types every network strongly and may drop the member; explicit batch is the only mode)."""
+    member = getattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED", None)
+    return 1 << int(member) if settings.strongly_typed and member is not None else 0
+
+
+def configure(trt, config, settings: BuildSettings) -> None:
+    """Apply ``settings``' builder flags to ``config``."""
+    if settings.fp16_flag:
+        config.set_flag(trt.BuilderFlag.FP16)
+    if settings.clear_tf32:
+        config.clear_flag(trt.BuilderFlag.TF32)
+
+
+def on_device(device: torch.device):
+    """Make ``cuda:N`` the current CUDA device for what follows: TensorRT builds, loads and runs
+    on the current device, which is device 0 unless set (plain "cuda" keeps the current one)."""
+    return torch.cuda.device(device.index) if device.index is not None else contextlib.nullcontext()
+
+
+def torch_dtype(trt, data_type) -> torch.dtype:
+    """The torch dtype of a TensorRT ``DataType`` of an engine's input or output."""
+    table = {trt.DataType.FLOAT: torch.float32, trt.DataType.HALF: torch.float16}
+    if hasattr(trt.DataType, "BF16"):
+        table[trt.DataType.BF16] = torch.bfloat16
+    if data_type not in table:
+        raise ConfigError(f"the TensorRT engine has {getattr(data_type, 'name', data_type)} input or output; vsr feeds float32, float16 or bfloat16")
+    return table[data_type]
 
 
 @dataclass(frozen=True)
@@ -89,13 +166,20 @@ class TensorRTBackend:
 
 
 class _Engine:
+    """A deserialised engine, its execution context, its profile's largest shape and I/O dtypes."""
+
     def __init__(self, trt, data: bytes, logger):
         self.runtime = trt.Runtime(logger)
         self.engine = self.runtime.deserialize_cuda_engine(data)
         if self.engine is None:
-            raise ConfigError("TensorRT could not load the cached engine")
+            raise ConfigError("TensorRT could not load the cached engine (delete it from the cache to rebuild)")
         self.context = self.engine.create_execution_context()
+        if self.context is None:
+            # What TensorRT does when the device memory for the activations cannot be allocated.
+            raise OutOfMemory("TensorRT could not create an execution context (out of GPU memory)")
         _, _, self.max_shape = self.engine.get_tensor_profile_shape(INPUT_NAME, 0)
+        self.input_dtype = torch_dtype(trt, self.engine.get_tensor_dtype(INPUT_NAME))
+        self.output_dtype = torch_dtype(trt, self.engine.get_tensor_dtype(OUTPUT_NAME))
 
 
 class TensorRTRunner:
@@ -125,7 +209,21 @@ class TensorRTRunner:
         return {"gpu": props.name, "sm": f"{props.major}.{props.minor}"}
 
     def engine_path(self, k: int, h: int, w: int, build: bool = True) -> Path:
+        """The cached engine for (k, h, w) frames; built first if missing and ``build``. Any
+        failure of TensorRT's or of the export becomes one :class:`ConfigError` line."""
+        try:
+            with on_device(self._device):
+                return self._engine_path(k, h, w, build)
+        except (VsrError, OutOfMemory):
+            raise
+        except Exception as exc:
+            raise ConfigError(f"TensorRT could not build an engine for {w}x{h} frames: {first_line(exc)}") from None
+
+    def _engine_path(self, k: int, h: int, w: int, build: bool) -> Path:
+        settings = build_settings(self.trt, self.precision)
         onnx_data = self._onnx_path().read_bytes()
+        if settings.fp16_graph:
+            onnx_data = fp16_graph(onnx_data)
         profile = {"min": (1, 1, min(MIN_SIDE, h), min(MIN_SIDE, w)), "opt": (k, 1, h, w), "max": (k, 1, h, w)}
         fields = {
             "onnx": hashlib.sha256(onnx_data).hexdigest(),
@@ -133,26 +231,26 @@ class TensorRTRunner:
             **self._gpu(),
             "profile": profile,
             "precision": self.precision,
+            "settings": settings.tag,
         }
         folder = cache_dir(self.backend.cache_dir, "tensorrt")
         path = folder / f"{self._model.registry_name}_x{self.scale}_{w}x{h}x{k}_{self.precision}_{key_of(fields)}.engine"
         if build and not path.is_file():
             print(f"vsr: building a TensorRT engine for {w}x{h} frames (once; cached in {folder})", file=sys.stderr)
-            write_atomically(path, self._build(onnx_data, profile, folder))
+            write_atomically(path, self._build(onnx_data, profile, folder, settings))
         return path
 
-    def _build(self, onnx_data: bytes, profile_shapes: dict, folder: Path) -> bytes:
+    def _build(self, onnx_data: bytes, profile_shapes: dict, folder: Path, settings: BuildSettings) -> bytes:
         trt = self.trt
         builder = trt.Builder(self._logger)
-        network = builder.create_network(0)  # explicit batch is the only mode in TensorRT 10
+        network = builder.create_network(network_flags(trt, settings))
         parser = trt.OnnxParser(network, self._logger)
         if not parser.parse(onnx_data):
             errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
             raise ConfigError(f"TensorRT could not parse the ONNX graph: {errors}")
         config = builder.create_builder_config()
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, WORKSPACE_BYTES)
-        if self.precision == "fp16":
-            config.set_flag(trt.BuilderFlag.FP16)
+        configure(trt, config, settings)
         profile = builder.create_optimization_profile()
         profile.set_shape(INPUT_NAME, profile_shapes["min"], profile_shapes["opt"], profile_shapes["max"])
         config.add_optimization_profile(profile)
@@ -173,7 +271,14 @@ class TensorRTRunner:
             return
         self.pipeline.release()
         self._engine = None
-        self._engine = _Engine(self.trt, self.engine_path(k, h, w).read_bytes(), self._logger)
+        data = self.engine_path(k, h, w).read_bytes()
+        try:
+            with on_device(self._device):
+                self._engine = _Engine(self.trt, data, self._logger)
+        except (VsrError, OutOfMemory):
+            raise
+        except Exception as exc:
+            raise ConfigError(f"TensorRT could not load its engine for {w}x{h} frames: {first_line(exc)}") from None
         # Chunks never exceed the profile's batch; frames of any size up to its maximum fit.
         self.pipeline.max_chunk = int(self._engine.max_shape[0])
 
@@ -191,15 +296,11 @@ class TensorRTRunner:
         return {}
 
     def _compute(self, x: torch.Tensor) -> torch.Tensor:
-        k, _, h, w = x.shape
-        context = self._engine.context
-        y = torch.empty((k, 1, self.scale * h, self.scale * w), dtype=torch.float32, device=self._device)
-        context.set_input_shape(INPUT_NAME, tuple(x.shape))
-        context.set_tensor_address(INPUT_NAME, x.data_ptr())
-        context.set_tensor_address(OUTPUT_NAME, y.data_ptr())
-        if not context.execute_async_v3(torch.cuda.current_stream(self._device).cuda_stream):
-            raise ConfigError("TensorRT failed to run the engine")
-        return y
+        """(k, 1, h, w) float32 on the device -> (k, 1, sh, sw) float32, on the current stream.
+
+        The buffers take the engine's own I/O dtypes (an fp16-typed engine may have fp16 I/O), so
+        TensorRT never reads a buffer of the wrong element size."""
+        return run_engine(self._engine, x, self.scale, torch.cuda.current_stream(self._device).cuda_stream)
 
     @torch.inference_mode()
     def run_with_finite_flags(self, batch: np.ndarray, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -208,8 +309,33 @@ class TensorRTRunner:
         n, h, w = batch.shape
         # The profile's batch does not depend on this call's n, so later batches reuse the engine.
         self.ensure_engine(max(self.backend.max_frames, CudaPipeline.frames_per_chunk(h, w)), h, w)
-        return out, self.pipeline.run_or_release(batch, out)
+        with on_device(self._device):
+            return out, self.pipeline.run_or_release(batch, out)
 
     def run(self, batch: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         return self.run_with_finite_flags(batch, out)[0]
 
+
+
+def run_engine(engine: _Engine, x: torch.Tensor, scale: int, stream: int) -> torch.Tensor:
+    """Run ``engine`` on ``x`` (k, 1, h, w) on ``stream``; (k, 1, sh, sw) float32.
+
+    ``set_input_shape`` returning False means the shape is outside the engine's profile (the
+    runner's ``accepts`` should have prevented it): a clear error, never a run on stale shapes."""
+    context = engine.context
+    x, y = io_buffers(engine, x, scale)
+    if not context.set_input_shape(INPUT_NAME, tuple(x.shape)):
+        raise ConfigError(f"TensorRT refused input shape {tuple(x.shape)}: outside the engine's profile (largest {tuple(engine.max_shape)})")
+    context.set_tensor_address(INPUT_NAME, x.data_ptr())
+    context.set_tensor_address(OUTPUT_NAME, y.data_ptr())
+    if not context.execute_async_v3(stream):
+        raise ConfigError("TensorRT failed to run the engine")
+    return y if y.dtype == torch.float32 else y.float()
+
+
+def io_buffers(engine: _Engine, x: torch.Tensor, scale: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The input in the engine's input dtype and an output buffer of the engine's output dtype,
+    sized from those dtypes (an fp16 engine output is half the bytes of an fp32 one)."""
+    k, _, h, w = x.shape
+    x = x.to(engine.input_dtype).contiguous()
+    return x, torch.empty((k, 1, scale * h, scale * w), dtype=engine.output_dtype, device=x.device)

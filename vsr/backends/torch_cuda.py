@@ -11,6 +11,7 @@ Not run on the machine this was written on (no GPU); it follows the documented t
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 from typing import Callable
 
@@ -19,7 +20,7 @@ import torch
 import torch.nn as nn
 
 from .base import OutOfMemory, check_batch, first_line, output_for
-from .torch_backend import DTYPES
+from .torch_backend import DTYPES, ieee_fp32
 
 # LR pixels per chunk: enough to fill a GPU with small frames, one frame at 1080p and above.
 CHUNK_PIXELS = 2_000_000
@@ -168,7 +169,9 @@ class TorchCudaRunner:
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self._dtype).contiguous(memory_format=self._memory_format)
-        return self.model(x).float().contiguous()
+        # fp32 means IEEE fp32: cuDNN would otherwise pick TF32 kernels (also when captured in a graph).
+        with ieee_fp32() if self._dtype == torch.float32 else contextlib.nullcontext():
+            return self.model(x).float().contiguous()
 
     def _compute(self, x: torch.Tensor) -> torch.Tensor:
         if not self.backend.cuda_graph:
