@@ -59,6 +59,19 @@ class Encoder:
     options: dict
     pix_fmts: tuple[str, ...]
 
+    def settings(self) -> dict:
+        """What the encoder runs with, its own defaults included (for the closing report)."""
+        shown = {k: v for k, v in self.options.items() if k != "x265-params"}  # that one only quiets x265's log
+        return {**ENCODER_DEFAULTS.get(self.name, {}), **shown}
+
+
+#: What an encoder does when --crf/--preset are not given: its own defaults, which vsr leaves
+#: alone (it passes nothing), stated here for --help and the closing report.
+ENCODER_DEFAULTS = {
+    "libx264": {"crf": "23", "preset": "medium"},
+    "libx265": {"crf": "28", "preset": "medium"},
+}
+
 
 def _supported_codecs(format_name: str) -> set[str]:
     with av.open(io.BytesIO(), "w", format=format_name) as probe:

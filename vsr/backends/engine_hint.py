@@ -1,0 +1,33 @@
+"""The one line that tells a user a faster engine would run on this machine, and how to get it.
+
+``--backend auto`` (``selection.py``) silently skips engines that are not installed; that is right
+for choosing, but a user on the slow path should hear once that a faster one exists.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+
+# Where an NVIDIA driver announces itself on Linux, whether or not torch can use the GPU.
+_NVIDIA_DRIVER = "/proc/driver/nvidia/version"
+
+
+def faster_engine_hint(runner, driver_file: str = _NVIDIA_DRIVER) -> str | None:
+    """A line naming the faster engine this machine could use but lacks, or None.
+
+    A GPU running eager torch could run TensorRT; a CPU running eager torch could run ONNX
+    Runtime; a machine with an NVIDIA driver but a CPU-only torch build could use its GPU at all.
+    """
+    import torch
+
+    device = getattr(runner, "device", "cpu") or "cpu"
+    if device.startswith("cuda"):
+        if runner.name == "torch" and importlib.util.find_spec("tensorrt") is None:
+            return "this GPU runs eager torch; TensorRT is faster there: pip install 'vsr[tensorrt]' (NVIDIA's wheels for your CUDA)"
+        return None
+    if runner.name == "torch" and importlib.util.find_spec("onnxruntime") is None:
+        return "ONNX Runtime is not installed, so the CPU runs eager torch (2-5x slower): pip install onnxruntime"
+    if not torch.cuda.is_available() and os.path.exists(driver_file):
+        return (f"this machine has an NVIDIA GPU but torch {torch.__version__} cannot use it: "
+                "install a CUDA build of torch (https://pytorch.org/get-started/locally/)")
+    return None
