@@ -41,7 +41,7 @@ from .frames import InputPlan, PixelLayout, display_matrix, luma_from_model, lum
 from .output_file import check_target, create_temp
 from .reader import VideoReader
 from .stages import StageTimes
-from .writer import Y4M, VideoSpec, VideoWriter, choose_encoder, choose_layout, output_format
+from .writer import Y4M, Encoder, VideoSpec, VideoWriter, choose_encoder, choose_layout, output_format
 
 if TYPE_CHECKING:  # the pipeline takes any runner; importing the backends would import torch
     from ..backends.base import Runner
@@ -72,6 +72,10 @@ class VideoResult:
     height: int
     notes: list[str] = field(default_factory=list)
     stages: StageTimes = field(default_factory=StageTimes)
+    frames_in: int = 0  # decoded; equals frames unless a frame was lost, which is an error
+    input_width: int = 0
+    input_height: int = 0
+    encoder: Encoder | None = None  # with the options it ran with (see Encoder.settings)
 
     @property
     def fps(self) -> float:
@@ -340,6 +344,10 @@ class _Job:
             height=self.writer.spec.height,
             notes=notes,
             stages=self.stages,
+            frames_in=self.frames_out,
+            input_width=self.first.width,
+            input_height=self.first.height,
+            encoder=self.encoder,
         )
 
     def _read_ahead(self) -> None:
