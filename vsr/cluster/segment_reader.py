@@ -10,7 +10,10 @@ the source.
 
 The reader seeks to the keyframe before the segment and demuxes up to the segment's first packet,
 recognised by its byte position and size (or its timestamps); where seeking lands past it, it
-reads from the start of the file instead, which is slower but the same.
+reads from the start of the file instead, which is slower but the same. After the segment's last
+packet it looks at the next one: where the file ends there, it applies the plain reader's
+end-of-file checks (a demuxer that stopped quietly at a truncated end, an incomplete last y4m
+frame), as a run over the whole file would.
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ class SegmentReader(VideoReader):
 
     def __init__(self, source: str | os.PathLike, segment: Segment, log: list | None = None):
         self.segment = segment
+        self._at_end = False  # whether the file ends with the segment (known once it is read)
         super().__init__(source, log)
         self.carried = []
         self.info = replace(self.info, frames=segment.packets)
@@ -50,6 +54,14 @@ class SegmentReader(VideoReader):
                 yield frame
         except av.error.FFmpegError as exc:
             raise InputError(f"{self.name}: corrupt after frame {self.frames_read} ({reason(exc, self._log)})") from None
+        if self._at_end:
+            self._check_file_end()
+
+    def _check_file_end(self) -> None:
+        # The plain reader's checks count the frames of the whole file (y4m: one packet each).
+        decoded, self.frames_read = self.frames_read, self.segment.end
+        self._check_complete()
+        self.frames_read = decoded
 
     def _packets(self) -> Iterator[av.Packet]:
         segment = self.segment
@@ -69,6 +81,7 @@ class SegmentReader(VideoReader):
             yield packet
             taken += 1
             if taken == segment.packets:
+                self._at_end = next(found, None) is None
                 return
         raise InputError(f"{self.name}: the file ends after {taken} of the segment's {segment.packets} packets (changed or truncated since it was planned)")
 

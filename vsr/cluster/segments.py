@@ -103,6 +103,11 @@ def _read_packets(source: str) -> tuple[list[_PacketInfo], Fraction, Fraction | 
                 packets.append(_PacketInfo(key, bool(packet.is_keyframe), stamp, packet.duration or None))
         except av.error.FFmpegError as exc:
             raise InputError(f"{reader.name}: corrupt or truncated after packet {len(packets)} ({reason(exc, log)})") from None
+        # The plain reader's end-of-file checks: some demuxers (MP4 cut short, Matroska, y4m) stop
+        # quietly at a truncated end, which would plan, and upscale, a shorter video. The y4m
+        # check counts the frames read: here the packets, one per frame.
+        reader.frames_read = len(packets)
+        reader._check_complete()
         return packets, reader.info.time_base, reader.info.frame_rate
 
 
