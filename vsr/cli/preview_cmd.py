@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
     p.add_argument("--web", metavar="[HOST:]PORT", help="serve a web page on http://HOST:PORT/ instead of opening a window "
                    "(HOST defaults to 127.0.0.1; PORT 0 picks a free port)")
     p.add_argument("--layout", default="side", choices=("side", "split"), help="halves side by side, or one picture with a movable split line")
-    p.add_argument("--snapshot-dir", default=".", metavar="DIR", help="where s saves snapshots")
+    p.add_argument("--snapshot-dir", default="vsr-snapshots", metavar="DIR", help="the folder where s saves snapshots (created when needed)")
     add_model_flags(p)
     add_backend_flags(p)
     p.set_defaults(handler=run)
@@ -47,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
         from ..preview.web import PreviewServer, parse_address
 
         server = PreviewServer(*parse_address(args.web))
+        if server.public:
+            print(f"vsr: warning: --web {args.web} listens beyond this machine: anyone on the network can watch "
+                  "and control the preview (use 127.0.0.1:PORT to keep it local)", file=sys.stderr, flush=True)
     source = None
     preview = None
     try:

@@ -8,6 +8,7 @@ before it was taken is *skipped* and counted: a live view may skip, a file writt
 """
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -33,6 +34,10 @@ KEYS = {
     "[": "split line left",
     "]": "split line right",
 }
+
+
+# Snapshots go into a folder of their own, never loose into the working directory.
+DEFAULT_SNAPSHOT_DIR = "vsr-snapshots"
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,7 @@ class LivePreview:
         models: Sequence[str] = (),
         layout: str = "side",
         split: float = 0.5,
-        snapshot_dir: str | Path = ".",
+        snapshot_dir: str | Path = DEFAULT_SNAPSHOT_DIR,
     ):
         if layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {LAYOUTS}, not {layout!r}")
@@ -321,7 +326,9 @@ class LivePreview:
             return self._layout
 
     def set_split(self, split: float) -> float:
-        """Put the split line at ``split`` x width (clamped to [0, 1])."""
+        """Put the split line at ``split`` x width (clamped to [0, 1]); ValueError if not a finite number."""
+        if not math.isfinite(split):
+            raise ValueError(f"the split position must be a finite number, not {split}")
         with self._cond:
             self._split = min(max(float(split), 0.0), 1.0)
             self._view_version += 1
