@@ -70,3 +70,105 @@ def test_the_segment_that_ends_the_file_gets_the_end_of_file_checks(tmp_path):
     with pytest.raises(InputError, match="last frame is incomplete"):
         with captured_ffmpeg_log() as log, SegmentReader(clip, last, log) as reader:
             list(reader.items())
+
+
+# -- reused parts ---------------------------------------------------------------------------------
+
+SEGMENT = 6
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("resume-src")
+    return write_clip(folder / "clip.mkv", frames=24, width=64, height=48, gop=SEGMENT, audio="aac")
+
+
+@pytest.fixture(scope="module")
+def single(clip, tmp_path_factory):
+    from vsr.api import prepare_runner
+    from vsr.video import upscale_video
+
+    target = tmp_path_factory.mktemp("resume-single") / "single.mkv"
+    upscale_video(clip, target, prepare_runner("espcn", 2, backend="torch"), codec="ffv1", quiet=True)
+    return target
+
+
+def interrupted_run(clip, target, after: int):
+    """A run stopped (as by Ctrl-C) once ``after`` segments are recorded done; their records."""
+    from vsr.cluster import ClusterSettings, upscale_cluster
+    from vsr.cluster.manifest import DONE, Manifest
+    from vsr.cluster.run import work_folder
+
+    recorded = []
+
+    def stop(video, segment):
+        recorded.append(segment)
+        if len(recorded) == after:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        upscale_cluster(clip, target, ClusterSettings(backend="torch", codec="ffv1"), segment_frames=SEGMENT, quiet=True, warn=lambda _: None, on_segment=stop)
+    manifest = Manifest.load(work_folder(target))
+    return manifest, [r for r in manifest.segments if r.state == DONE]
+
+
+def rerun(clip, target):
+    from vsr.cluster import ClusterSettings, upscale_cluster
+
+    warnings = []
+    result = upscale_cluster(clip, target, ClusterSettings(backend="torch", codec="ffv1"), segment_frames=SEGMENT, quiet=True, warn=warnings.append)
+    return result, warnings
+
+
+def test_a_part_changed_in_place_is_done_again_and_the_run_says_so(local_ray, clip, single, tmp_path):
+    from tests.video_clips import luma_planes, probe
+
+    target = tmp_path / "out.mkv"
+    manifest, done = interrupted_run(clip, target, after=2)
+    changed = manifest.part_path(done[0])
+    size = changed.stat().st_size
+    with open(changed, "r+b") as f:  # 320 bytes inside the frame data, same size (the issue's case)
+        f.seek(size // 2)
+        f.write(bytes(320))
+    assert changed.stat().st_size == size == done[0].size
+
+    result, warnings = rerun(clip, target)
+    assert [w for w in warnings if "done again" in w] == [
+        f"{changed}: its bytes changed (SHA-256 differs from the one recorded); segment {done[0].segment.index} is done again"
+    ]
+    assert (result.segments_reused, result.segments_run) == (1, len(manifest.segments) - 1)
+    assert probe(target)["pts"] == probe(single)["pts"]
+    for a, b in zip(luma_planes(single), luma_planes(target), strict=True):
+        assert (a == b).all()  # every picture as the single-machine run's: the damaged part was not joined
+    assert leftovers(tmp_path, {"out.mkv"}) == []
+
+
+def test_a_part_that_does_not_decode_to_its_frames_is_done_again(local_ray, clip, tmp_path):
+    from vsr.cluster.run import work_folder
+
+    target = tmp_path / "out.mkv"
+    manifest, done = interrupted_run(clip, target, after=1)
+    record = done[0]
+    record.frames += 1  # same bytes, but not what the record says was written
+    manifest.save()
+
+    result, warnings = rerun(clip, target)
+    assert f"{manifest.part_path(record)}: it decodes to {record.frames - 1} frames, {record.frames} were written; segment {record.segment.index} is done again" in warnings
+    assert result.segments_reused == 0 and result.frames == 24
+    assert not work_folder(target).exists()
+
+
+def test_part_problem_checks_size_hash_and_pictures(tmp_path):
+    from vsr.cluster.part_check import part_problem
+    from vsr.cluster.settings import file_sha256
+
+    part = write_clip(tmp_path / "part.mkv", frames=6, width=32, height=24, codec="ffv1")
+    size, digest = part.stat().st_size, file_sha256(part)
+    assert part_problem(part, 6, size, digest) is None
+    assert part_problem(part, 6, size + 1, digest) == f"its size changed ({size} bytes, {size + 1} were written)"
+    assert part_problem(part, 5, size, digest) == "it decodes to 6 frames, 5 were written"
+    assert part_problem(tmp_path / "gone.mkv", 6, size, digest) == "it is gone"
+    # Bytes that are not a video but hash as recorded (a task that wrote garbage): it must decode.
+    junk = tmp_path / "junk.mkv"
+    junk.write_bytes(b"\0" * 64)
+    assert part_problem(junk, 6, 64, file_sha256(junk)).startswith("it does not decode")

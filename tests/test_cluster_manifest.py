@@ -7,7 +7,7 @@ import pytest
 from tests.video_clips import write_clip
 from vsr.cluster.manifest import DONE, PENDING, Manifest, settings_hash
 from vsr.cluster.segments import plan_segments
-from vsr.cluster.settings import ClusterSettings
+from vsr.cluster.settings import ClusterSettings, file_sha256
 from vsr.errors import OutputError
 
 
@@ -31,15 +31,21 @@ def test_it_survives_a_save_and_load(manifest):
     assert sorted(p.name for p in manifest.folder.iterdir()) == ["manifest.json"]  # no temporary file left
 
 
-def test_a_done_segment_whose_part_went_missing_or_changed_is_pending_again(manifest):
+def test_a_done_segment_whose_part_went_missing_or_changed_is_pending_again(manifest, tmp_path):
+    good = write_clip(tmp_path / "good.mp4", frames=4, width=32, height=24)  # a real part, as recorded
+    facts = {"frames": 4, "size": good.stat().st_size, "sha256": file_sha256(good)}
     for index in (0, 1):
-        manifest.part_path(manifest.segments[index]).write_bytes(b"x" * 10)
-        manifest.mark_done(index, frames=8, size=10, sha256="ab")
-    manifest.part_path(manifest.segments[1]).write_bytes(b"x" * 11)
-    manifest.mark_done(2, frames=8, size=10, sha256="ab")  # never written
+        manifest.part_path(manifest.segments[index]).write_bytes(good.read_bytes())
+        manifest.mark_done(index, **facts)
+    manifest.part_path(manifest.segments[1]).write_bytes(good.read_bytes() + b"x")
+    manifest.mark_done(2, **facts)  # never written
     manifest.part_path(manifest.segments[3]).write_bytes(b"x")  # written, never recorded
     (manifest.folder / ".part00003.mp4.1234abcd.vsr-part").write_bytes(b"x")  # its task died
-    assert manifest.recheck_done() == 2
+    size = facts["size"]
+    assert manifest.recheck_done() == [
+        f"{manifest.folder / 'part00001.mp4'}: its size changed ({size + 1} bytes, {size} were written); segment 1 is done again",
+        f"{manifest.folder / 'part00002.mp4'}: it is gone; segment 2 is done again",
+    ]
     assert [r.state for r in manifest.segments][:4] == [DONE, PENDING, PENDING, PENDING]
     assert sorted(p.name for p in manifest.folder.iterdir()) == ["manifest.json", "part00000.mp4"]
 

@@ -69,5 +69,5 @@ def test_eval_with_mismatched_lr_folder_is_one_line(tmp_path, espcn_weights, cli
     hr.mkdir(), lr.mkdir()
     Image.fromarray(np.zeros((30, 30, 3), np.uint8)).save(hr / "a.png")
     Image.fromarray(np.zeros((11, 10, 3), np.uint8)).save(lr / "a.png")
-    assert_cli_error(cli("eval", "--hr", hr, "--lr", lr, "--scale", "3", "--weights", espcn_weights[3]), "is not HR")
+    assert_cli_error(cli("eval", "--hr", hr, "--lr-dir", lr, "--scale", "3", "--weights", espcn_weights[3]), "is not HR")
     assert_cli_error(cli("eval", "--hr", tmp_path / "none", "--scale", "3", "--weights", espcn_weights[3]), "not a directory")

@@ -186,14 +186,15 @@ def test_train_cli_takes_scale_augment_and_border_and_refuses_what_does_not_appl
     make_images(tmp_path / "train", 2, 48, 0)
     make_images(tmp_path / "val", 1, 32, 1)
     common = ("train", "--scale", "2", "--train-dir", tmp_path / "train", "--val-dir", tmp_path / "val",
-              "--patch-size", "8", "--batch-size", "8", "--epochs", "1", "--patches-per-epoch", "16", "--quiet")
+              "--patch-size", "8", "--context", "0", "--batch-size", "8", "--epochs", "1", "--patches-per-epoch", "16", "--quiet")
     code, err = cli(*common, "--out", tmp_path / "a", "--scale-augment", "0.9,0.6")
     assert code == 0, err
     assert "6 training images" in err
     summary = json.loads((tmp_path / "a" / "summary.json").read_text())
     assert summary["config"]["scale_augment"] == [0.9, 0.6]
     assert summary["config"]["model_config"]["border"] == "replicate"  # ESPCN's default for new runs
-    assert read_weights(tmp_path / "a" / "best.safetensors")[1]["config"] == '{"activation": "tanh", "features": [64, 32], "border": "replicate"}'
+    # The defaults are the shipped weights' recipe (tests/test_cli_help.py checks them all).
+    assert read_weights(tmp_path / "a" / "best.safetensors")[1]["config"] == '{"activation": "relu", "features": [64, 32], "border": "replicate"}'
     assert_cli_error(cli(*common, "--out", tmp_path / "c", "--model", "msrn", "--border", "zeros"), "msrn has no setting border")
     assert not (tmp_path / "c").exists()
     assert_cli_error(cli(*common, "--out", tmp_path / "b", "--scale-augment", "0.5,1.5"), "--scale-augment")

@@ -49,15 +49,17 @@ def check_job(source: str | os.PathLike, target: str | os.PathLike, overwrite: b
     check_video_job(source, target, overwrite, **options)
 
 
-def upscale_path(source: str | os.PathLike, target: str | os.PathLike, runner: Runner, overwrite: bool = False, **video_options):
-    """Upscale an image, a folder of images, or a video, whichever ``source`` is."""
+def upscale_path(source: str | os.PathLike, target: str | os.PathLike, runner: Runner, overwrite: bool = False, *, progress=None,
+                 **video_options):
+    """Upscale an image, a folder of images, or a video, whichever ``source`` is; ``progress(done,
+    total, output)`` is called after each image of a folder."""
     if str(source) != "-" and not Path(source).exists():
         raise InputError(f"{source}: no such file or directory")
     if is_image_job(source):
         from .image_job import upscale_image_file, upscale_image_folder
 
         if Path(source).is_dir():
-            return upscale_image_folder(source, target, runner, overwrite=overwrite)
+            return upscale_image_folder(source, target, runner, overwrite=overwrite, progress=progress)
         return upscale_image_file(source, target, runner, overwrite=overwrite)
     from .video.pipeline import upscale_video
 

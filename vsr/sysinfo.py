@@ -6,6 +6,14 @@ import os
 import platform
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity mask, which taskset and containers narrow)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as f:

@@ -6,13 +6,13 @@ eager torch here (ESPCN x2 on 2 Zen 3 cores: see ``bench/results/backends_*.md``
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 
 import numpy as np
 import torch.nn as nn
 
 from ..errors import ConfigError
+from ..sysinfo import usable_cores
 from .base import OutOfMemory, check_batch, first_line, output_for
 from .blocked_subpixel import can_block
 from .onnx_export import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME, cached_onnx
@@ -25,16 +25,10 @@ def import_onnxruntime():
     try:
         import onnxruntime
     except ImportError:
-        raise ConfigError("the onnxruntime backend needs ONNX Runtime: pip install 'vsr[onnx]'") from None
+        raise ConfigError("the onnxruntime backend needs ONNX Runtime: pip install onnxruntime") from None
     return onnxruntime
 
 
-def usable_cores() -> int:
-    """Cores this process may run on (its affinity mask, which taskset and containers narrow)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)

@@ -6,14 +6,33 @@ import os
 import sys
 from pathlib import Path
 
-from .common import add_backend_flags
+from .common import MODEL_CHOICES, HelpFormatter, add_backend_flags, examples
 
 # The one place a data folder may come from besides --data: named by the user, never guessed.
 DATA_ENV = "VSR_DATA"
 
+QUALITY_LINES = (
+    ("vsr bench quality --data DATA", "Set5 and B100 from DATA/eval, x2-x4, beside bicubic, OpenCV (DATA/models/opencv) and the papers"),
+    ("vsr bench quality --hr my_photos/ --scale 2 --models espcn", "your own HR images"),
+    ("vsr bench quality --video clip.y4m --scale 2 --json q/video.json", "a video, frame by frame; results in q/"),
+)
+SPEED_LINES = (
+    ("vsr bench speed --input clip.y4m --repeats 3", "fps per pipeline stage on a real clip, median of 3 runs"),
+    ("vsr bench speed --size 1920x1080 --size 640x360 --backend onnxruntime", "synthetic frames of two sizes"),
+    ("vsr bench speed --suite 4k --backend tensorrt", "the 4K-frames suite on a GPU"),
+)
+QUALITY_EXAMPLES, SPEED_EXAMPLES = examples(*QUALITY_LINES), examples(*SPEED_LINES)
+
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("bench", help="speed and quality benchmarks", description="Benchmarks written as JSON, Markdown and plots.")
+    p = sub.add_parser(
+        "bench",
+        help="speed and quality benchmarks",
+        description="Benchmarks written as JSON (with the machine, versions and command), a Markdown table and a plot "
+        "(with matplotlib: pip install 'vsr[bench]'), into --json's folder or ./vsr-bench/.",
+        formatter_class=HelpFormatter,
+        epilog=examples(*QUALITY_LINES, *SPEED_LINES),
+    )
     kinds = p.add_subparsers(dest="bench_kind", metavar="KIND", required=True)
 
     q = kinds.add_parser(
@@ -21,18 +40,19 @@ def add_parser(sub) -> None:
         help="Y-PSNR/SSIM of vsr, bicubic, OpenCV and the papers",
         description="Score every shipped model beside bicubic, OpenCV dnn_superres (when installed) and "
         "the published figures, under the published protocol, on Set5 and B100 (or --hr folders).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
+        epilog=QUALITY_EXAMPLES,
     )
     q.add_argument("--hr", action="append", metavar="DIR", help="folder of HR images (repeatable; default: Set5 and B100 from --data)")
-    q.add_argument("--video", action="append", help="also (or, without --hr, only) score this video, frame by frame (repeatable)")
-    q.add_argument("--video-frames", type=int, help="frames per video (default: all)")
+    q.add_argument("--video", action="append", metavar="FILE", help="also (or, without --hr, only) score this video, frame by frame (repeatable)")
+    q.add_argument("--video-frames", type=int, metavar="N", help="frames per video (default: all)")
     q.add_argument("--data", metavar="DIR", default=os.environ.get(DATA_ENV),
                    help=f"data folder holding eval/Set5, eval/B100 and models/opencv/*.pb (default: ${DATA_ENV}, when set)")
     q.add_argument("--scale", type=int, action="append", choices=(2, 3, 4), help="scales (repeatable; default 2, 3, 4)")
-    q.add_argument("--models", default="espcn,msrn", help="comma-separated vsr models")
+    q.add_argument("--models", default="espcn,msrn", help="comma-separated vsr models (one without weights shows why instead of figures)")
     q.add_argument("--published", metavar="FILE", help="published figures (default: the table shipped in vsr/benchmark/published.json)")
     q.add_argument("--json", metavar="FILE", help="result file; the .md table and .png plot go beside it (default: vsr-bench/quality-<UTC time>.json)")
-    q.add_argument("--no-plot", action="store_true")
+    q.add_argument("--no-plot", action="store_true", help="no .png plot")
     add_backend_flags(q)
     q.set_defaults(handler=run_quality)
 
@@ -43,23 +63,24 @@ def add_parser(sub) -> None:
         "tensor->frame+chroma, encode), end to end, and the pipeline efficiency. Give --input (any video; "
         "e.g. Xiph y4m sequences), --size WxH (synthetic frames), or --suite 4k "
         "(1920x1080 x2, 1280x720 x3, 960x540 x4, 3840x2160 x2).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
+        epilog=SPEED_EXAMPLES,
     )
     src = sp.add_mutually_exclusive_group(required=True)
-    src.add_argument("--input", action="append", help="video file (repeatable)")
-    src.add_argument("--size", action="append", help="synthetic frames of this size, e.g. 3840x2160 (repeatable)")
+    src.add_argument("--input", action="append", metavar="FILE", help="video file (repeatable)")
+    src.add_argument("--size", action="append", metavar="WxH", help="synthetic frames of this size, e.g. 3840x2160 (repeatable)")
     src.add_argument("--suite", choices=("4k",), help="the 4K-frames suite (synthetic)")
-    sp.add_argument("--model", default="espcn")
+    sp.add_argument("--model", default="espcn", choices=MODEL_CHOICES, help="network")
     sp.add_argument("--scale", type=int, default=2, choices=(2, 3, 4), help="scale for --input/--size")
-    sp.add_argument("--weights", help="weights instead of the shipped ones")
-    sp.add_argument("--frames", type=int, help="frames per run (synthetic: default 10; --input: first N frames, as raw y4m)")
+    sp.add_argument("--weights", metavar="PATH", help="safetensors weights to use (default: the shipped ones for --model and --scale)")
+    sp.add_argument("--frames", type=int, metavar="N", help="frames per run (default: 10 synthetic ones; --input: the whole file, or its first N frames as raw y4m)")
     sp.add_argument("--warmup", type=int, default=1, help="model calls before timing")
     sp.add_argument("--repeats", type=int, default=3, help="runs per case; the median is reported with the spread")
-    sp.add_argument("--batch", type=int, help="frames per model call")
-    sp.add_argument("--codec", help="encoder (default libx264)")
-    sp.add_argument("--preset", help="encoder preset")
+    sp.add_argument("--batch", type=int, metavar="N", help="frames per model call (default: by frame size, as vsr upscale)")
+    sp.add_argument("--codec", help="video encoder (default: libx264, crf 23)")
+    sp.add_argument("--preset", help="encoder preset (default: the encoder's own, medium for libx264)")
     sp.add_argument("--json", metavar="FILE", help="result file; the .md table and .png plot go beside it (default: vsr-bench/speed-<UTC time>.json)")
-    sp.add_argument("--no-plot", action="store_true")
+    sp.add_argument("--no-plot", action="store_true", help="no .png plot")
     add_backend_flags(sp)
     sp.set_defaults(handler=run_speed)
 

@@ -9,19 +9,58 @@ MODEL_CHOICES = ("espcn", "msrn")
 BACKEND_CHOICES = ("auto", "tensorrt", "torch", "onnxruntime")
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """``--help`` that shows each real default once.
+
+    A flag's default is appended as ``(default: X)`` only when it is a value (not None/False) and
+    the help text does not already say what the default is, in words (``cuda when available``,
+    ``libx264``): argparse's own ArgumentDefaultsHelpFormatter printed ``(default: None)`` for
+    defaults decided later, and a second ``(default: ...)`` after texts that state theirs.
+    Multi-line texts (the examples epilogs) keep their lines; one-line descriptions are wrapped.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text.lower() or action.default is None or action.default is False or action.default == argparse.SUPPRESS \
+                or not action.option_strings:
+            return text
+        if isinstance(action.default, (list, tuple)):
+            return text + " (default: " + ",".join(str(v) for v in action.default) + ")"
+        return text + " (default: %(default)s)"
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def examples(*lines: tuple[str, str]) -> str:
+    """An ``Examples:`` epilog: each (command, what it does) on its own lines."""
+    body = "\n".join(f"  {command}\n      {what}" for command, what in lines)
+    return f"examples:\n{body}\n"
+
+
 def add_model_flags(p: argparse.ArgumentParser, default_scale: int = 2) -> None:
     g = p.add_argument_group("model")
-    g.add_argument("--model", default="espcn", choices=MODEL_CHOICES, help="network (espcn: real time; msrn: quality)")
+    g.add_argument("--model", default="espcn", choices=MODEL_CHOICES,
+                   help="network: espcn (real time; shipped weights for x2, x3, x4) or msrn (quality; no weights "
+                   "ship yet: train them with `vsr train --model msrn` and pass --weights)")
     g.add_argument("--scale", type=int, default=default_scale, choices=(2, 3, 4), help="upscaling factor")
-    g.add_argument("--weights", metavar="PATH", help="safetensors weights to use instead of the shipped ones")
+    g.add_argument("--weights", metavar="PATH", help="safetensors weights to use (default: the shipped ones for --model and --scale)")
 
 
 def add_backend_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("backend")
     g.add_argument("--backend", default="auto", choices=BACKEND_CHOICES, help="inference engine; auto picks the fastest available")
-    g.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
-    g.add_argument("--precision", choices=("fp32", "fp16", "bf16"), help="default: fp16 on CUDA, fp32 on CPU")
-    g.add_argument("--threads", type=int, help="CPU threads for inference")
+    g.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available, else cpu)")
+    g.add_argument("--precision", choices=("fp32", "fp16", "bf16"), help="numeric precision (default: fp16 on CUDA, fp32 on CPU)")
+    g.add_argument("--threads", type=int, metavar="N", help=f"CPU threads for inference (default: one per core, {_cores()} here)")
+
+
+def _cores() -> int:
+    from ..sysinfo import usable_cores
+
+    return usable_cores()
 
 
 def runner_from_args(args: argparse.Namespace):

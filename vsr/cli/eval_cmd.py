@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from .common import add_backend_flags, add_model_flags, runner_from_args
+from .common import HelpFormatter, add_backend_flags, add_model_flags, examples, runner_from_args
 
 
 def add_parser(sub) -> None:
@@ -15,11 +15,16 @@ def add_parser(sub) -> None:
         help="measure Y-PSNR/Y-SSIM against bicubic (published protocol)",
         description="Evaluate a model on HR images the way the published tables do: BT.601 Y channel, "
         "scale pixels shaved at each border, LR made by MATLAB-compatible bicubic (or read from --lr).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
+        epilog=examples(
+            ("vsr eval --hr DATA/eval/Set5 --scale 3", "the shipped ESPCN x3 beside bicubic on Set5 (Y-PSNR/SSIM per image and mean)"),
+            ("vsr eval --hr HR/ --lr-dir LR/ --weights runs/x2/best.safetensors --scale 2", "your weights, on LR images made elsewhere"),
+            ("vsr eval --hr HR/ --json eval.json", "the figures also as JSON"),
+        ),
     )
-    p.add_argument("--hr", required=True, help="folder of HR images")
-    p.add_argument("--lr", help="folder of LR images with the same names (e.g. MATLAB-made)")
-    p.add_argument("--json", help="also write the figures to this JSON file")
+    p.add_argument("--hr", required=True, metavar="DIR", help="folder of HR images")
+    p.add_argument("--lr-dir", dest="lr", metavar="DIR", help="folder of LR images with the same names, e.g. MATLAB-made (default: made from --hr by MATLAB-compatible bicubic)")
+    p.add_argument("--json", metavar="FILE", help="also write the figures to this JSON file")
     add_model_flags(p, default_scale=3)
     add_backend_flags(p)
     p.set_defaults(handler=run)

@@ -7,7 +7,7 @@ import shutil
 import sys
 
 from ..errors import ConfigError
-from .common import add_model_flags
+from .common import HelpFormatter, add_model_flags, examples
 
 
 def add_parser(sub) -> None:
@@ -17,14 +17,20 @@ def add_parser(sub) -> None:
         description="Write the model as ONNX (dynamic batch, height and width; input x (N,1,H,W) float32 "
         "luma in [0,1], output y (N,1,sH,sW)), or build the TensorRT engine for frames up to --size, "
         "which also lands in the engine cache so `vsr upscale` starts at once.",
+        formatter_class=HelpFormatter,
+        epilog=examples(
+            ("vsr export --format onnx --scale 3", "espcn_x3.onnx from the shipped weights"),
+            ("vsr export --format onnx --weights runs/x2/best.safetensors --scale 2 --out mine.onnx", "your weights"),
+            ("vsr export --format tensorrt --size 1920x1080", "the fp16 engine for frames up to 1080p (needs TensorRT and a GPU)"),
+        ),
     )
     p.add_argument("--format", required=True, choices=("onnx", "tensorrt"), help="what to write")
     p.add_argument("--out", metavar="FILE", help="output file (default: MODEL_xSCALE.onnx or MODEL_xSCALE_WxH_PRECISION.engine)")
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset (default: 17)")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset")
     t = p.add_argument_group("tensorrt")
-    t.add_argument("--size", default="1920x1080", help="largest LR frame WIDTHxHEIGHT the engine takes (default: 1920x1080)")
-    t.add_argument("--precision", default="fp16", choices=("fp16", "fp32"), help="default: fp16")
-    t.add_argument("--device", default="cuda", help="cuda or cuda:N (default: cuda)")
+    t.add_argument("--size", default="1920x1080", metavar="WxH", help="largest LR frame the engine takes")
+    t.add_argument("--precision", default="fp16", choices=("fp16", "fp32"), help="engine precision")
+    t.add_argument("--device", default="cuda", help="cuda or cuda:N")
     add_model_flags(p)
     p.set_defaults(handler=run)
 

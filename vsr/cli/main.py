@@ -4,18 +4,31 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .. import __version__
 from ..errors import VsrError
 from . import bench_cmd, eval_cmd, export_cmd, models_cmd, preview_cmd, train_cmd, upscale_cmd
+from .common import HelpFormatter, examples
 
 COMMANDS = (upscale_cmd, eval_cmd, train_cmd, bench_cmd, export_cmd, preview_cmd, models_cmd)
+
+EPILOG = examples(
+    ("vsr upscale in.mp4 out.mp4", "video x2 with the shipped ESPCN, sound and subtitles kept; libx264 crf 23"),
+    ("vsr upscale photo.png big.png --scale 3", "an image x3 (bit depth and alpha kept)"),
+    ("vsr upscale photos/ photos_x4/ --scale 4", "every image of a folder, as PNGs of the same names"),
+    ("vsr upscale film.mkv film_x2.mkv --cluster", "one long video in segments on Ray (pip install 'vsr[cluster]')"),
+    ("vsr models", "the models and the weights that ship"),
+    ("vsr preview --source clip.mp4 --web 8080", "bicubic beside the CNN, live, at http://127.0.0.1:8080/"),
+) + "\nRun `vsr COMMAND --help` for the options and examples of each command."
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vsr",
         description="Video and image super-resolution with ESPCN and MSRN on the luma plane.",
-        epilog="Run `vsr COMMAND --help` for the options of each command.",
+        epilog=EPILOG,
+        formatter_class=HelpFormatter,
     )
+    parser.add_argument("-V", "--version", action="version", version=f"vsr {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.add_parser(sub)

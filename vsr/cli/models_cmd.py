@@ -1,9 +1,17 @@
 """``vsr models``: the registered models and the weights that ship with vsr."""
 from __future__ import annotations
 
+from .common import HelpFormatter, examples
+
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("models", help="list models and shipped weights", description="List the registered models and the weights shipped in the package, with their measured PSNR.")
+    p = sub.add_parser(
+        "models",
+        help="list models and shipped weights",
+        description="List the registered models and the weights shipped in the package, with their measured PSNR.",
+        formatter_class=HelpFormatter,
+        epilog=examples(("vsr models", "e.g. `espcn x2: espcn_x2.safetensors  Set5 36.81 dB (bicubic 33.63)`")),
+    )
     p.set_defaults(handler=run)
 
 

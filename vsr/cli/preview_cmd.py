@@ -5,7 +5,7 @@ import argparse
 import sys
 import time
 
-from .common import add_backend_flags, add_model_flags, runner_from_args
+from .common import HelpFormatter, add_backend_flags, add_model_flags, examples, runner_from_args
 
 
 def add_parser(sub) -> None:
@@ -17,7 +17,13 @@ def add_parser(sub) -> None:
         "CNN is slower than the source the newest frame is shown and the others are counted as "
         "skipped. Keys: q quit, space pause, s snapshot (PNG of both halves), m next model, "
         "v side by side / split line, [ and ] move the split line.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
+        epilog=examples(
+            ("vsr preview", "webcam 0 in a window (needs opencv-python)"),
+            ("vsr preview --source clip.mp4 --loop --web 8080", "a file, over and over, on http://127.0.0.1:8080/"),
+            ("vsr preview --source clip.mp4 --input-size 320x180 --scale 4", "shrink first, to see what x4 recovers"),
+            ("vsr preview --source rtsp://camera/stream --web 0.0.0.0:8080 --layout split", "a stream, served to the network, split view"),
+        ),
     )
     p.add_argument("--source", default="0", help="webcam index, video file, or stream URL that FFmpeg opens")
     p.add_argument("--loop", action="store_true", help="replay a file source when it ends")

@@ -6,7 +6,18 @@ import shlex
 import sys
 
 from ..errors import ConfigError
-from .common import MODEL_CHOICES
+from .common import MODEL_CHOICES, HelpFormatter, examples
+
+# The defaults: the recipe that made the shipped ESPCN weights (vsr/weights/manifest.json holds
+# each file's exact commands). --paper-recipe swaps in the ESPCN paper's choices (Shi et al. 2016:
+# tanh, MSE, 17-pixel patches, x0.1 at 80 % of the epochs, last layer at 0.1x learning rate);
+# a flag given on the command line wins over either.
+SHIPPED_RECIPE = {
+    "patch_size": 16, "context": 4, "scale_augment": [0.9, 0.8, 0.7, 0.6], "batch_size": 32, "epochs": 400,
+    "patches_per_epoch": 16384, "lr": 1e-3, "loss": "mse", "optimizer": "adam", "schedule": "cosine",
+    "activation": "relu", "border": "replicate",
+}
+PAPER_RECIPE = {**SHIPPED_RECIPE, "patch_size": 17, "context": 0, "scale_augment": [], "schedule": "step", "activation": "tanh"}
 
 
 def add_parser(sub) -> None:
@@ -15,54 +26,70 @@ def add_parser(sub) -> None:
         help="train a model on HR images",
         description="Train ESPCN or MSRN on the Y channel of HR images. LR patches are made with the "
         "MATLAB-compatible bicubic. Each epoch writes OUT/checkpoint.pt (resumable) and, when "
-        "validation PSNR improves, OUT/best.safetensors.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "validation PSNR improves, OUT/best.safetensors. The defaults are the recipe of the shipped ESPCN "
+        "weights (ReLU, replicated border, MSE, 16-pixel patches with 4 pixels of context, scale augmentation "
+        "0.9-0.6, batch 32, 16384 patches per epoch, Adam at 1e-3 with a cosine schedule, 400 epochs); "
+        "--paper-recipe gives the ESPCN paper's instead.",
+        formatter_class=HelpFormatter,
+        epilog=examples(
+            ("vsr train --scale 2 --train-dir T91 --train-dir BSD200 --val-dir Set5 --out runs/x2",
+             "the shipped ESPCN x2 weights' recipe (400 epochs)"),
+            ("vsr train --scale 3 --train-dir T91 --val-dir Set5 --out runs/paper --paper-recipe", "the ESPCN paper's recipe"),
+            ("vsr train --scale 4 --init-weights runs/x2/best.safetensors --train-dir T91 --val-dir Set5 --out runs/x4",
+             "x4 started from x2 weights"),
+            ("vsr train --resume runs/x2/checkpoint.pt --train-dir T91 --val-dir Set5 --out runs/x2", "continue a stopped run exactly"),
+            ("vsr upscale in.mp4 out.mp4 --scale 2 --weights runs/x2/best.safetensors", "use the result"),
+        ),
     )
-    p.add_argument("--model", default="espcn", choices=MODEL_CHOICES)
-    p.add_argument("--scale", type=int, default=3, choices=(2, 3, 4))
-    p.add_argument("--train-dir", action="append", required=True, help="folder of HR training images (repeatable)")
-    p.add_argument("--val-dir", action="append", required=True, help="folder of HR validation images (repeatable)")
-    p.add_argument("--out", required=True, help="output folder for checkpoint, weights and logs")
-    p.add_argument("--patch-size", type=int, default=17, help="LR patch side in pixels (HR patch is scale x larger)")
-    p.add_argument("--context", type=int, default=0, metavar="PIXELS",
+    p.add_argument("--model", default="espcn", choices=MODEL_CHOICES, help="network to train")
+    p.add_argument("--scale", type=int, default=3, choices=(2, 3, 4), help="upscaling factor")
+    p.add_argument("--train-dir", action="append", required=True, metavar="DIR", help="folder of HR training images (repeatable)")
+    p.add_argument("--val-dir", action="append", required=True, metavar="DIR", help="folder of HR validation images (repeatable)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder for checkpoint, weights and logs")
+    p.add_argument("--patch-size", type=int, metavar="PIXELS",
+                   help="LR patch side in pixels; the HR patch is scale x larger (default: 16; paper recipe: 17)")
+    p.add_argument("--context", type=int, metavar="PIXELS",
                    help="LR pixels of image around each patch, seen by the model but outside the loss, so that "
                    "no pixel is trained against a false border at the patch edge; use the model's receptive "
-                   "radius (ESPCN: 4). 0 = plain patches")
-    p.add_argument("--scale-augment", type=_factors, default=[], metavar="FACTORS",
-                   help="also train on each image shrunk by each of these comma-separated factors, e.g. "
-                   "0.9,0.8,0.7,0.6 (FSRCNN's scaling augmentation); none by default")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--patches-per-epoch", type=int, default=32768)
-    p.add_argument("--lr", type=float, default=1e-3, help="learning rate")
-    p.add_argument("--loss", choices=("l1", "mse"), default="l1")
-    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
-    p.add_argument("--schedule", choices=("cosine", "step", "constant"), default="cosine",
-                   help="learning-rate schedule; step = x0.1 at 80%% of the epochs (ESPCN paper)")
+                   "radius (ESPCN: 4). 0 = plain patches (default: 4; paper recipe: 0)")
+    p.add_argument("--scale-augment", type=_factors, metavar="FACTORS",
+                   help="also train on each image shrunk by each of these comma-separated factors (FSRCNN's scaling "
+                   "augmentation); 'none' for none (default: 0.9,0.8,0.7,0.6; paper recipe: none)")
+    p.add_argument("--batch-size", type=int, metavar="N", help="patches per step (default: 32)")
+    p.add_argument("--epochs", type=int, metavar="N", help="epochs of the learning-rate schedule (default: 400)")
+    p.add_argument("--patches-per-epoch", type=int, metavar="N", help="patches drawn per epoch (default: 16384)")
+    p.add_argument("--lr", type=float, metavar="RATE", help="learning rate of the optimiser at the start of the schedule (default: 1e-3)")
+    p.add_argument("--loss", choices=("l1", "mse"), help="training loss (default: mse)")
+    p.add_argument("--optimizer", choices=("adam", "sgd"), help="optimiser (default: adam)")
+    p.add_argument("--schedule", choices=("cosine", "step", "constant"),
+                   help="learning-rate schedule; step = x0.1 at 80%% of the epochs (default: cosine; paper recipe: step)")
     p.add_argument("--paper-recipe", action="store_true",
-                   help="ESPCN paper's recipe: last layer at 0.1x learning rate, step schedule, MSE loss")
-    p.add_argument("--activation", choices=("tanh", "relu"), help="ESPCN activation (default tanh, as the paper)")
+                   help="the ESPCN paper's recipe instead of the shipped weights': tanh, 17-pixel patches without context "
+                   "or scale augmentation, step schedule, last layer at 0.1x learning rate (flags given still win)")
+    p.add_argument("--activation", choices=("tanh", "relu"), help="ESPCN activation (default: relu; paper recipe: tanh)")
     p.add_argument("--border", choices=("replicate", "zeros"),
-                   help="ESPCN: what the convolutions see beyond the frame's edge; replicate (default) extends the "
-                   "frame with its edge pixels, zeros pads each layer with black as the first weights did")
-    p.add_argument("--blocks", type=int, help="MSRN residual blocks (default 8)")
-    p.add_argument("--init-weights", help="start from these weights where shapes fit (e.g. x2 weights for x3)")
+                   help="ESPCN: what the convolutions see beyond the frame's edge; replicate extends the "
+                   "frame with its edge pixels, zeros pads each layer with black as the first weights did (default: replicate)")
+    p.add_argument("--blocks", type=int, metavar="N", help="MSRN residual blocks (default: 8)")
+    p.add_argument("--init-weights", metavar="PATH", help="start from these weights where shapes fit (e.g. x2 weights for x3)")
     p.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint.pt")
     p.add_argument("--stop-at", type=int, metavar="EPOCH",
                    help="end after this epoch, leaving a checkpoint for --resume; the learning-rate schedule still "
                    "spans --epochs (for long runs split across sessions)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
                    help="dtype of the convolutions under autocast (weights, optimiser, loss and validation stay fp32); "
                    "auto = bf16 on CPUs with AVX512-BF16/AMX and on CUDA, else fp32; fp16 (with a grad scaler) on CUDA only")
-    p.add_argument("--workers", type=int, default=0, help="data-loader worker processes")
-    p.add_argument("--threads", type=int, help="CPU threads for torch")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=0, metavar="N", help="data-loader worker processes (0: in the training process)")
+    p.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's, one per core)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and of the patch plan")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=run)
 
 
 def _factors(text: str) -> list[float]:
+    if text.strip().lower() == "none":
+        return []
     try:
         return [float(f) for f in text.split(",") if f.strip()]
     except ValueError:
@@ -73,11 +100,16 @@ def run(args: argparse.Namespace) -> int:
     from ..training import TrainConfig, train
     from ..training.precision import default_precision
 
+    recipe = PAPER_RECIPE if args.paper_recipe else SHIPPED_RECIPE
+    for name, value in recipe.items():
+        if getattr(args, name) is None:  # not given: the recipe's (activation and border: ESPCN only)
+            if name not in ("activation", "border") or args.model == "espcn":
+                setattr(args, name, value)
     model_config = {}
     if args.activation:
         model_config["activation"] = args.activation
-    if args.border or args.model == "espcn":
-        model_config["border"] = args.border or "replicate"
+    if args.border:
+        model_config["border"] = args.border
     if args.blocks:
         model_config["blocks"] = args.blocks
     config = TrainConfig(
@@ -91,9 +123,9 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         patches_per_epoch=args.patches_per_epoch,
         lr=args.lr,
-        loss="mse" if args.paper_recipe else args.loss,
+        loss=args.loss,
         optimizer=args.optimizer,
-        schedule="step" if args.paper_recipe else args.schedule,
+        schedule=args.schedule,
         last_layer_lr_scale=0.1 if args.paper_recipe else 1.0,
         model_config=model_config,
         context=args.context,

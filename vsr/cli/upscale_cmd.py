@@ -3,9 +3,23 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+from pathlib import Path
 
 from ..errors import ConfigError
-from .common import add_backend_flags, add_model_flags, runner_from_args
+from ..report import Reporter, cluster_report, image_report, video_report
+from .common import HelpFormatter, add_backend_flags, add_model_flags, examples, runner_from_args
+
+EXAMPLES = examples(
+    ("vsr upscale in.mp4 out.mp4", "x2 with the shipped ESPCN on the fastest backend here; libx264 crf 23, preset medium"),
+    ("vsr upscale in.mkv out.mkv --scale 3 --crf 18 --preset slow", "x3 at higher quality (crf 18: larger file), encoded more slowly and tightly"),
+    ("vsr upscale in.mp4 out.webm --codec libvpx-vp9", "VP9 in WebM"),
+    ("vsr upscale photo.png photo_x4.png --scale 4", "an image (16-bit PNG stays 16-bit, alpha kept)"),
+    ("vsr upscale photos/ big/ -q --report-json run.json", "a folder of images; no bar, the report also as JSON"),
+    ("vsr upscale in.mp4 out.mp4 -v", "with decode/SR/encode times per frame after the report"),
+    ("ffmpeg -i in.mov -f yuv4mpegpipe - | vsr upscale - - | ffplay -", "y4m through pipes"),
+    ("vsr upscale film.mkv film_x2.mkv --cluster", "segments in parallel on Ray (pip install 'vsr[cluster]')"),
+)
 
 
 def add_parser(sub) -> None:
@@ -17,21 +31,31 @@ def add_parser(sub) -> None:
         "depth and alpha; a folder of images gives a folder of PNGs with the same names. The luma "
         "plane goes through the CNN, chroma is interpolated bicubically. With --cluster, videos are "
         "cut at keyframes into segments that Ray tasks upscale in parallel, then joined into the same "
-        "file one machine would make; INPUT may then also be a folder of videos or a .txt list of them.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "file one machine would make; INPUT may then also be a folder of videos or a .txt list of them. "
+        "Every job ends with one report line on stderr: output, frames, sizes, seconds, fps, model, the "
+        "backend that ran, the encoder and its settings.",
+        formatter_class=HelpFormatter,
+        epilog=EXAMPLES,
     )
     p.add_argument("input", help="video file, image file, folder of images, or - (y4m on stdin)")
     p.add_argument("output", help="output file (format from its extension), folder, or - (y4m on stdout)")
     p.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar (warnings and the closing report line stay)")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="after the report, where the time went: decode, SR and encode in ms per frame, and which bounds the run")
+    p.add_argument("--report-json", metavar="FILE", help="also write the closing report's facts to FILE as JSON")
     add_model_flags(p)
     add_backend_flags(p)
     v = p.add_argument_group("video output")
-    v.add_argument("--codec", default=None, help="video encoder (default libx264; y4m output is raw)")
-    v.add_argument("--crf", type=int, default=None, help="constant rate factor (quality; lower is better)")
-    v.add_argument("--preset", default=None, help="encoder preset, e.g. medium, fast, veryslow")
+    v.add_argument("--codec", default=None, help="video encoder: libx264, libx265, libsvtav1, libvpx-vp9, ffv1, h264_nvenc, ... "
+                   "(default: libx264; libvpx-vp9 for .webm; y4m output is raw)")
+    v.add_argument("--crf", type=int, default=None, help="constant rate factor: quality, lower is better "
+                   "(default: the encoder's own: 23 for libx264, 28 for libx265, 31 for libvpx-vp9)")
+    v.add_argument("--preset", default=None, help="encoder preset: speed against size, e.g. ultrafast, fast, medium, veryslow "
+                   "(default: the encoder's own: medium for libx264 and libx265)")
     v.add_argument("--pix-fmt", default=None, help="output pixel format (default: the input's, when the codec takes it)")
-    v.add_argument("--batch", type=int, default=None, help="frames per model call")
+    v.add_argument("--batch", type=int, default=None, metavar="N",
+                   help="frames per model call (default: by frame size, up to 8 small frames, 1 large one)")
     c = p.add_argument_group(
         "cluster (Ray; pip install 'vsr[cluster]')",
         "Segments run as Ray tasks, each asking for --threads CPUs (default 1) and, for a GPU backend or "
@@ -67,11 +91,26 @@ def run(args: argparse.Namespace) -> int:
         video_options = {k: getattr(args, k) for k in ("codec", "crf", "preset", "pix_fmt", "batch") if getattr(args, k) is not None}
         video_options["quiet"] = args.quiet
     check_job(args.input, args.output, overwrite=args.overwrite, **video_options)  # in ms, before torch loads
+    reporter = Reporter(quiet=args.quiet, verbose=args.verbose, json_path=args.report_json)
     runner = runner_from_args(args)
-    result = upscale_path(args.input, args.output, runner, overwrite=args.overwrite, **video_options)
-    if not args.quiet and args.output != "-":
-        count = f"{len(result)} images" if isinstance(result, list) else args.output
-        print(f"wrote {count}", file=sys.stderr)
+    if args.backend == "auto":
+        from ..backends.engine_hint import faster_engine_hint
+
+        hint = faster_engine_hint(runner)
+        if hint:
+            reporter.note(hint)
+    image_options = {}
+    if is_image_job(args.input):
+        if Path(args.input).is_dir():
+            image_options["progress"] = reporter.counter(unit="image")
+    else:
+        video_options["warn"] = reporter.warn
+    start = time.perf_counter()
+    result = upscale_path(args.input, args.output, runner, overwrite=args.overwrite, **video_options, **image_options)
+    if is_image_job(args.input):
+        reporter.finish(image_report(args.input, result, time.perf_counter() - start, args.model, runner))
+    else:
+        reporter.finish(video_report(result, args.model, runner))
     return 0
 
 
@@ -80,12 +119,10 @@ def run_cluster(args: argparse.Namespace) -> int:
 
     names = ("model", "scale", "weights", "backend", "device", "precision", "threads", "codec", "crf", "preset", "pix_fmt", "batch")
     settings = ClusterSettings(**{name: getattr(args, name) for name in names})
+    reporter = Reporter(quiet=args.quiet, verbose=args.verbose, json_path=args.report_json)
     result = upscale_cluster(
-        args.input, args.output, settings, args.cluster, args.overwrite, args.segment_frames, args.segment_seconds, args.quiet
+        args.input, args.output, settings, args.cluster, args.overwrite, args.segment_frames, args.segment_seconds, args.quiet,
+        warn=reporter.warn,
     )
-    if not args.quiet:
-        what = result.videos[0].target if len(result.videos) == 1 else f"{len(result.videos)} videos into {args.output}"
-        where = f" on {result.cluster}" if result.cluster else ""
-        reused = f", {result.segments_reused} done before" if result.segments_reused else ""
-        print(f"wrote {what} ({result.segments_run} segments{where}{reused}; {result.wall_s:.1f} s)", file=sys.stderr)
+    reporter.finish(cluster_report(result, settings, args.output))
     return 0

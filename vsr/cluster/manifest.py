@@ -5,7 +5,7 @@ fingerprint (see :meth:`vsr.cluster.settings.ClusterSettings.fingerprint`) and t
 and modification time, the segment plan, and each segment's state: ``pending``, or ``done`` with
 its part file's frame count, size and SHA-256. Only the driver writes it, and only after a part
 file is complete (the pipeline renames a part into place when it is whole), so nothing half-written
-is ever called done. Every write replaces the file atomically (temporary file, fsync, rename): a
+is ever called done; a rerun checks each done part against its record before it reuses it. Every write replaces the file atomically (temporary file, fsync, rename): a
 crash leaves the previous version or the new one, never a torn one.
 
 When every part is joined the video's state becomes ``joined`` and the parts are deleted; the
@@ -21,6 +21,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from ..errors import OutputError
+from .part_check import part_problem
 from .segments import Segment, SegmentPlan
 
 MANIFEST_NAME = "manifest.json"
@@ -108,21 +109,30 @@ class Manifest:
         record = self.segments[index]
         record.state, record.frames, record.size, record.sha256 = DONE, frames, size, sha256
 
-    def recheck_done(self) -> int:
-        """Set back to pending every done segment whose part is gone or changed size, and delete
-        what is not a recorded part: parts of pending segments (a task finished but the run
-        stopped before recording it) and temporary files of tasks that died. How many were lost."""
-        lost = 0
+    def recheck_done(self) -> list[str]:
+        """Set back to pending every done segment whose part is not the one recorded (see
+        :func:`~vsr.cluster.part_check.part_problem`), and delete what is not a recorded part:
+        parts of pending segments (a task finished but the run stopped before recording it) and
+        temporary files of tasks that died. One line per segment set back, saying why."""
+        lost = []
         for record in self.segments:
             path = self.part_path(record)
-            if record.state == DONE and (not path.is_file() or path.stat().st_size != record.size):
-                record.state, record.frames, record.size, record.sha256 = PENDING, None, None, None
-                lost += 1
+            if record.state == DONE:
+                problem = part_problem(path, record.frames, record.size, record.sha256)
+                if problem is not None:
+                    record.state, record.frames, record.size, record.sha256 = PENDING, None, None, None
+                    lost.append(f"{path}: {problem}; segment {record.segment.index} is done again")
             if record.state != DONE:
                 path.unlink(missing_ok=True)
         for temp in self.folder.glob(".*.vsr-part"):
             temp.unlink(missing_ok=True)
         return lost
+
+    def restart(self) -> None:
+        """Every segment pending again (the parts of a joined run went with the join)."""
+        self.state = RUNNING
+        for record in self.segments:
+            record.state, record.frames, record.size, record.sha256 = PENDING, None, None, None
 
     def matches(self, fingerprint: dict, source: str) -> bool:
         """True if this run was made with the same settings from the same, unchanged source."""

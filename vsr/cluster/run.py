@@ -107,6 +107,7 @@ class _Video:
     def __init__(self, number: int, pair: VideoPair, manifest: Manifest, reused: int):
         self.number, self.pair, self.manifest = number, pair, manifest
         self.result = ClusterVideoResult(str(pair.source), str(pair.target), 0, len(manifest.segments), segments_reused=reused, notes=list(manifest.notes))
+        self.redone: list[str] = []  # why parts kept from before are not reused
 
     @property
     def joined(self) -> bool:
@@ -161,13 +162,17 @@ def _open_video(number: int, pair: VideoPair, fingerprint: dict, overwrite: bool
                 raise
             manifest = None
         if manifest is not None and manifest.matches(fingerprint, str(pair.source)):
-            if manifest.state == JOINED and not pair.target.exists():
-                manifest.state = "running"  # joined, then the output was removed: join again
-            manifest.recheck_done()
+            if manifest.state == JOINED and pair.target.exists():  # done: nothing to check or redo
+                video = _Video(number, pair, manifest, 0)
+                video.result.frames = sum(r.frames or 0 for r in manifest.segments)
+                return video
+            if manifest.state == JOINED:  # joined, then the output was removed: do it all again
+                manifest.restart()
+            redone = manifest.recheck_done()
+            manifest.save()
             reused = sum(1 for r in manifest.segments if r.state == DONE)
             video = _Video(number, pair, manifest, reused)
-            if manifest.state == JOINED:
-                video.result.frames = sum(r.frames or 0 for r in manifest.segments)
+            video.redone = redone
             return video
         if not overwrite:
             raise OutputError(f"{work}: holds a run with other settings or of a changed input; rerun the same command, or add -y to start afresh")
@@ -227,6 +232,8 @@ def upscale_cluster(
     for video in videos:
         for note in video.manifest.notes if not video.joined else []:
             warn(note)
+        for line in video.redone:
+            warn(line)
     with RayCluster(address) as cluster:
         jobs = [job for video in videos if not video.joined for job in video.jobs(settings)]
         seen_warnings: set[str] = set()
