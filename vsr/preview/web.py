@@ -10,7 +10,8 @@ DNS name pointing here is refused, so DNS rebinding cannot read the stream), a r
 ``Origin`` must come from this server's own page, and a request that changes anything (``POST``)
 must carry the session's token, which only the page served here knows (``X-Vsr-Token``). Viewers,
 connections and the time a client may take to send its request are bounded (503 past a bound,
-the connection closed past the time), so held connections cannot take every thread.
+the connection closed past the time; when every place is taken, the connection that has waited
+longest for its request makes room), so held connections cannot take every thread or /stats.
 """
 from __future__ import annotations
 
@@ -71,14 +72,24 @@ class _Server(ThreadingHTTPServer):
         self.refused = 0
 
     def process_request(self, request, client_address):
+        evicted = None
         with self.lock:
             full = self.connections >= self.max_connections
+            if full and self.pending:
+                # Every place is taken and some are still waiting for their request: the one that
+                # has waited longest makes room, so held sockets cannot keep /stats from answering
+                # (a real client sends its request within milliseconds of connecting).
+                evicted = min(self.pending, key=self.pending.get)
+                del self.pending[evicted]
+                full = False
             if not full:
                 self.connections += 1
                 self.pending[request] = time.monotonic() + self.request_timeout_s
-        if full:  # answered here, on the accepting thread, without reading: a few bytes, never blocking
-            with self.lock:
+            else:
                 self.refused += 1
+        if evicted is not None:
+            _cut(evicted)
+        if full:  # answered here, on the accepting thread, without reading: a few bytes, never blocking
             _refuse_busy(request)
             return
         try:
@@ -111,13 +122,17 @@ class _Server(ThreadingHTTPServer):
             for sock in late:
                 del self.pending[sock]
         for sock in late:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)  # the handler's read ends; it closes the socket
-            except OSError:
-                pass
+            _cut(sock)
 
     def handle_error(self, request, client_address):
         pass  # a client that went away or sent nonsense: nothing for the preview's user to read
+
+
+def _cut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)  # the handler's read ends; it closes the socket
+    except OSError:
+        pass
 
 
 def _refuse_busy(sock: socket.socket) -> None:
