@@ -158,3 +158,23 @@ def test_frame_from_codes_round_trips_chain_output(shipped_x2):
     assert (frame.width, frame.height, frame.format.name) == (22, 18, "yuv422p10le")
     np.testing.assert_array_equal(_plane_view(frame.planes[0], layout.dtype), y[0])
     np.testing.assert_array_equal(_plane_view(frame.planes[2], layout.dtype), c[0, 1])
+
+
+@pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuv422p10le", "nv12", "gray"])
+def test_read_codes_then_planes_equal_read_planes(pix_fmt):
+    """The chain's decode side: integer planes, whose float form equals read_planes' exactly."""
+    from tests.video_clips import planes_for
+    from vsr.video.frames import plan_input, planes_from_codes, read_codes, read_planes
+
+    frame = planes_for(pix_fmt, 23, 17, 1)
+    plan = plan_input(frame)
+    luma, chroma = read_codes(frame, plan)
+    assert luma.dtype == plan.layout.dtype and luma.shape == (17, 23)
+    want = read_planes(frame, plan)
+    got = planes_from_codes(luma, chroma, plan.layout)
+    np.testing.assert_array_equal(got[0], want[0])
+    if want[1] is None:
+        assert chroma is None and got[1] is None
+    else:
+        assert chroma.shape == want[1].shape
+        np.testing.assert_array_equal(got[1], want[1])

@@ -196,6 +196,16 @@ class TensorRTRunner:
         self._engine: _Engine | None = None
         self._onnx: Path | None = None
         self.pipeline = CudaPipeline(self._device, self.scale, self._compute)
+        # The frame chain's device step (vsr/video/chain_stage.py), valid once an engine exists
+        # (the pipeline's first frame goes through run(), which builds it). One execution context
+        # must not run on two streams at once: the chain's slots share one stream.
+        self.device_streams = 1
+
+    def device_forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._engine is None or not self._fits(self._engine.max_shape, x.shape[2], x.shape[3]):
+            raise ConfigError(f"no TensorRT engine for {x.shape[3]}x{x.shape[2]} frames yet")
+        with on_device(self._device):
+            return self._compute(x)
 
     # -- engines -------------------------------------------------------------------------------
 

@@ -160,6 +160,9 @@ class TorchCudaRunner:
         self.model = torch.compile(net) if backend.compile else net
         self._graphs: dict[tuple[int, tuple[int, ...]], tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor]] = {}
         self.pipeline = CudaPipeline(self._device, self.scale, self._compute)
+        # The device step the video pipeline's frame chain calls on its own streams
+        # (vsr/video/chain_stage.py): (k, 1, h, w) float32 on this device -> float32 output.
+        self.device_forward = self._forward
 
     def accepts(self, shape: tuple[int, int, int]) -> bool:
         return True

@@ -204,6 +204,29 @@ def read_planes(frame: av.VideoFrame, plan: InputPlan) -> tuple[np.ndarray, np.n
     return luma, chroma
 
 
+def read_codes(frame: av.VideoFrame, plan: InputPlan) -> tuple[np.ndarray, np.ndarray | None]:
+    """Integer code planes of one decoded planar frame (not RGB: see :func:`read_planes`): (H, W)
+    luma and (2, Hc, Wc) chroma (None for grey), copied out of the frame, for the frame chain."""
+    if plan.rgb_read:
+        raise ValueError("RGB frames become YCbCr floats: use read_planes")
+    if plan.reformat_to:
+        frame = frame.reformat(format=plan.reformat_to, threads=1)  # threads=1: see read_planes
+    layout = plan.layout
+    luma = np.ascontiguousarray(_plane_view(frame.planes[0], layout.dtype))
+    if layout.is_grey:
+        return luma, None
+    return luma, np.stack([_plane_view(p, layout.dtype) for p in frame.planes[1:3]])
+
+
+def planes_from_codes(luma: np.ndarray, chroma: np.ndarray | None, layout: PixelLayout) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`read_codes`' planes as :func:`read_planes` gives them: the same float32 values."""
+    inv = np.float32(1.0 / layout.scale)
+    floats = np.multiply(luma, inv, dtype=np.float32)
+    if chroma is None:
+        return floats, None
+    return floats, np.multiply(chroma, inv, dtype=np.float32)
+
+
 def luma_to_model(luma: np.ndarray, full_range: bool) -> np.ndarray:
     """Normalised luma -> the model's input (BT.601 limited-range Y in [0, 1], as it was trained)."""
     if full_range:

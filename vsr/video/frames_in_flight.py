@@ -1,7 +1,7 @@
 """Frames in flight: several frames go through the frame chain before the first is collected.
 
-A ring of ``depth`` slots, each with its own host buffers (pinned on CUDA), device buffers and
-stream. ``submit`` copies a frame's integer planes into the next slot's host buffers and queues,
+A ring of ``depth`` slots, each with its own host buffers (pinned on CUDA), device buffers, event
+and stream (or a shared one: ``streams``). ``submit`` copies a frame's integer planes into the next slot's host buffers and queues,
 on that slot's stream, copy-in -> :class:`~vsr.video.frame_chain.FrameChain` -> copy-out, then
 returns at once; ``collect`` waits for the oldest slot only (its event, never a device-wide
 synchronise) and copies its planes into arrays the caller reuses. With depth >= 2, frame n+1's
@@ -75,11 +75,11 @@ class _CudaDevice:
 
 
 class _Slot:
-    def __init__(self, dev, chain: FrameChain, shape_in: tuple, shape_out: tuple):
+    def __init__(self, dev, chain: FrameChain, shape_in: tuple, shape_out: tuple, stream):
         (h, w), chroma_in = shape_in
         (sh, sw), chroma_out = shape_out
         in_dtype, out_dtype = plane_dtype(chain.in_layout), plane_dtype(chain.out_layout)
-        self.stream = dev.new_stream()
+        self.stream = stream
         self.done = dev.new_event()
         self.host_luma = dev.host_buffer((1, h, w), in_dtype)
         self.host_chroma = dev.host_buffer((1, 2, *chroma_in), in_dtype) if chroma_in else None
@@ -99,11 +99,14 @@ class FramesInFlight:
     returns ``(tag, finite)``. Call ``collect`` when :attr:`full` before submitting more.
     """
 
-    def __init__(self, chain: FrameChain, depth: int = 4):
+    def __init__(self, chain: FrameChain, depth: int = 4, streams: int | None = None):
         if depth < 1:
             raise ValueError("depth must be at least 1")
         self.chain = chain
         self.depth = depth
+        # Distinct streams (one per slot by default); 1 where the device step must not run
+        # concurrently with itself (a TensorRT execution context), slots then share one stream.
+        self.streams = max(1, min(depth, streams or depth))
         self._dev = _CudaDevice(chain.device) if chain.device.type == "cuda" else _HostDevice(chain.device)
         self._slots: list[_Slot] = []
         self._shape: tuple | None = None
@@ -132,7 +135,8 @@ class FramesInFlight:
             if self._pending:
                 raise RuntimeError("the frame size changed with frames in flight; collect them first")
             out = self.output_shapes(*luma.shape)
-            self._slots = [_Slot(self._dev, self.chain, shape, out) for _ in range(self.depth)]
+            streams = [self._dev.new_stream() for _ in range(self.streams)]
+            self._slots = [_Slot(self._dev, self.chain, shape, out, streams[i % self.streams]) for i in range(self.depth)]
             self._shape, self._next = shape, 0
         return self._slots
 

@@ -38,7 +38,7 @@ from ..errors import ConfigError, InputError
 from .chroma import ChromaUpscaler
 from .ffmpeg_log import captured_ffmpeg_log
 from .frames import InputPlan, PixelLayout, display_matrix, luma_from_model, luma_to_model, make_frame, plan_input, read_planes
-from .output_file import check_target, create_temp
+from ..files import check_target, claim_output, commit, create_temp, remove_temp
 from .reader import VideoReader
 from .stages import StageTimes
 from .writer import Y4M, Encoder, VideoSpec, VideoWriter, choose_encoder, choose_layout, output_format
@@ -237,10 +237,24 @@ def upscale_video(
         raise ConfigError("--batch must be at least 1")
     source, target = str(source), str(target)
     format_name, encoder = _check_output(source, target, overwrite, codec, crf, preset)
-    job = _Job(source, target, runner, format_name, encoder, pix_fmt, batch, quiet, stages or StageTimes(), warn or _print_warning)
-    job.open_reader, job.variable_rate, job.progress = open_reader, variable_rate, progress
-    with captured_ffmpeg_log() as log:
-        return job.run(log)
+    warn = warn or _print_warning
+    job = _Job(source, target, runner, format_name, encoder, pix_fmt, batch, quiet, stages or StageTimes(), warn)
+    job.open_reader, job.variable_rate, job.progress, job.overwrite = open_reader, variable_rate, progress, overwrite
+    if target == "-":
+        with captured_ffmpeg_log() as log:
+            return job.run(log)
+    # Held to the end: a second run into the same target is refused, not silently replaced.
+    with claim_output(target) as claim:
+        if claim.removed:
+            warn(f"removed {_stale_note(claim.removed)}")
+        check_target(Path(target), overwrite, source)  # again: the target may have appeared since the first check
+        with captured_ffmpeg_log() as log:
+            return job.run(log)
+
+
+def _stale_note(removed: list[Path]) -> str:
+    files = "file" if len(removed) == 1 else "files"
+    return f"{len(removed)} temporary {files} of an earlier run that was killed ({', '.join(p.name for p in removed)})"
 
 
 class _Job:
@@ -263,6 +277,7 @@ class _Job:
         self.progress: Callable[[int], None] | None = None
         self.open_reader: Callable[[str, list], VideoReader] = VideoReader
         self.variable_rate: bool | None = None
+        self.overwrite = False
 
     # -- orchestration -------------------------------------------------------------------------
 
@@ -295,11 +310,7 @@ class _Job:
             self.bar.close()
         if self.writer is not None and closing:
             self.writer.abort()
-        if self.temp is not None:
-            try:
-                self.temp.unlink()
-            except FileNotFoundError:
-                pass
+        remove_temp(self.temp)
 
     def _start(self, name: str, work: Callable[[], None]) -> None:
         worker = _Worker(name, work, self.stop)
@@ -331,7 +342,7 @@ class _Job:
         if self.bar is not None:
             self.bar.close()
         if self.temp is not None:
-            os.replace(self.temp, self.target)
+            commit(self.temp, self.target, self.overwrite)
             self.temp = None
         if self.retimed:
             self.warn(f"{self.retimed} frames had no usable timestamp and were placed just after the previous one")
