@@ -68,11 +68,11 @@ def bad_runs(bad_inputs, espcn_weights, tmp_path_factory):
         jobs[case] = (out, ["upscale", bad_inputs / "good.y4m", target, *flags, "--weights", espcn_weights[2]])
     out = tmp_path_factory.mktemp("out")
     jobs["stdin not y4m"] = (out, ["upscale", "-", "-", "--weights", espcn_weights[2]])
+    out = tmp_path_factory.mktemp("out")
+    jobs["truncated y4m on stdin"] = (out, ["upscale", "-", out / "out.mp4", "--weights", espcn_weights[2]])
+    stdin = {"stdin not y4m": b"hello", "truncated y4m on stdin": (bad_inputs / "cut.y4m").read_bytes()}
     with ThreadPoolExecutor(max_workers=4) as pool:
-        futures = {
-            case: pool.submit(run_vsr, *args, input=b"hello" if case == "stdin not y4m" else None)
-            for case, (_, args) in jobs.items()
-        }
+        futures = {case: pool.submit(run_vsr, *args, input=stdin.get(case)) for case, (_, args) in jobs.items()}
         results = {case: (jobs[case][0], future.result()) for case, future in futures.items()}
     for out, _ in results.values():
         for folder in out.rglob("*"):
@@ -116,6 +116,15 @@ def test_not_y4m_on_stdin_is_one_line(bad_runs):
     assert result.stdout == b""
 
 
+def test_truncated_y4m_on_stdin_is_refused_as_the_same_file_is(bad_runs):
+    # The y4m demuxer drops an incomplete last frame without a word; a pipe has no size to check.
+    out, result = bad_runs["truncated y4m on stdin"]
+    line = assert_one_line_error(result, "stdin: truncated (the last frame is incomplete")
+    _, as_file = bad_runs["truncated y4m"]
+    assert line.split("truncated", 1)[1] == as_file.stderr.decode().strip().split("truncated", 1)[1]
+    assert files_under(out) == []
+
+
 def test_existing_output_needs_y(bad_inputs, espcn_weights, tmp_path, cli):
     target = tmp_path / "out.mkv"
     target.write_bytes(b"keep me")
@@ -126,20 +135,66 @@ def test_existing_output_needs_y(bad_inputs, espcn_weights, tmp_path, cli):
     assert probe(target)["frames"] == 2
 
 
-def test_ctrl_c_stops_cleanly_and_leaves_nothing(espcn_weights, tmp_path):
-    clip = write_clip(tmp_path / "long.y4m", frames=150, width=160, height=120)
+def start_long_run(clip, target, weights):
+    """A `vsr upscale` subprocess, returned once it has begun writing its temporary file."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "vsr", "upscale", str(clip), str(tmp_path / "out.mkv"), "--weights", str(espcn_weights[2]), "--batch", "1"],
+        [sys.executable, "-m", "vsr", "upscale", str(clip), str(target), "--weights", str(weights), "--batch", "1"],
         cwd=REPO,
         stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     deadline = time.monotonic() + 60
-    while not any(p.name.endswith(".vsr-part") for p in tmp_path.iterdir()):
-        assert process.poll() is None and time.monotonic() < deadline, "the job ended before it could be interrupted"
+    while not any(p.name.endswith(".vsr-part") for p in target.parent.iterdir()):
+        if process.poll() is not None:
+            pytest.fail(f"the job ended before it could be interrupted: {process.communicate()[1].decode()}")
+        assert time.monotonic() < deadline, "the job did not start writing within a minute"
         time.sleep(0.02)
-    process.send_signal(signal.SIGINT)
+    return process
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory):
+    return write_clip(tmp_path_factory.mktemp("long") / "long.y4m", frames=150, width=160, height=120)
+
+
+@pytest.mark.parametrize(
+    "sig, code, line",
+    [(signal.SIGINT, 130, "vsr: interrupted"), (signal.SIGTERM, 143, "vsr: terminated (SIGTERM)"), (signal.SIGHUP, 129, "vsr: terminated (SIGHUP)")],
+)
+def test_ctrl_c_term_and_hangup_stop_cleanly_and_leave_nothing(espcn_weights, tmp_path, long_clip, sig, code, line):
+    process = start_long_run(long_clip, tmp_path / "out.mkv", espcn_weights[2])
+    process.send_signal(sig)
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130
-    assert stderr.decode().strip() == "vsr: interrupted"
-    assert leftovers(tmp_path, {"long.y4m"}) == []
+    assert process.returncode == code
+    assert stderr.decode().strip() == line
+    assert leftovers(tmp_path, set()) == []
+
+
+def test_the_run_after_a_killed_one_removes_its_stale_temporary_file(espcn_weights, tmp_path, long_clip, cli):
+    target = tmp_path / "out.mkv"
+    process = start_long_run(long_clip, target, espcn_weights[2])
+    process.kill()  # SIGKILL: nothing of vsr runs
+    process.communicate(timeout=60)
+    stale = [p.name for p in tmp_path.iterdir() if p.name.endswith(".vsr-part")]
+    assert len(stale) == 1 and f".{process.pid}." in stale[0]
+    clip = write_clip(tmp_path / "short.y4m", frames=2)
+    code, stderr = cli("upscale", clip, target, "--weights", espcn_weights[2])
+    assert code == 0, stderr
+    assert f"vsr: warning: removed 1 temporary file of an earlier run that was killed ({stale[0]})" in stderr.splitlines()
+    assert leftovers(tmp_path, {"short.y4m", "out.mkv"}) == []
+    assert probe(target)["frames"] == 2
+
+
+def test_a_second_run_into_the_same_output_is_refused_while_the_first_runs(espcn_weights, tmp_path, long_clip, cli):
+    target = tmp_path / "out.mkv"
+    first = start_long_run(long_clip, target, espcn_weights[2])
+    try:
+        clip = write_clip(tmp_path / "short.y4m", frames=2)
+        line = assert_cli_error(cli("upscale", clip, target, "--weights", espcn_weights[2]), "another vsr run")
+        assert f"(pid {first.pid})" in line and "out.mkv" in line
+        assert not target.exists()
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=60)
+    assert first.returncode == 143
+    assert leftovers(tmp_path, {"short.y4m"}) == []

@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from .. import __version__
 from ..errors import VsrError
@@ -19,6 +23,37 @@ EPILOG = examples(
     ("vsr models", "the models and the weights that ship"),
     ("vsr preview --source clip.mp4 --web 8080", "bicubic beside the CNN, live, at http://127.0.0.1:8080/"),
 ) + "\nRun `vsr COMMAND --help` for the options and examples of each command."
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (``kill``, ``timeout``, a closed terminal), raised in the main thread as
+    Ctrl-C is, so that every clean-up written for Ctrl-C (temporary files, workers) runs for it too."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+_TERMINATING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def _terminate(signum: int, _frame) -> None:
+    for sig in _TERMINATING:  # once: a second signal must not break off the clean-up of the first
+        signal.signal(sig, signal.SIG_IGN)
+    raise Terminated(signum)
+
+
+@contextmanager
+def _terminating_signals_interrupt() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    previous = {sig: signal.signal(sig, _terminate) for sig in _TERMINATING}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,10 +75,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = list(argv)  # recorded verbatim in training outputs and bench results
     try:
-        return int(args.handler(args) or 0)
+        with _terminating_signals_interrupt():
+            return int(args.handler(args) or 0)
     except VsrError as exc:
         print(f"vsr: error: {exc}", file=sys.stderr)
         return 1
+    except Terminated as exc:
+        print(f"vsr: terminated ({signal.Signals(exc.signum).name})", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("vsr: interrupted", file=sys.stderr)
         return 130

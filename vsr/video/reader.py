@@ -37,18 +37,27 @@ _Y4M_SITING = {"420jpeg": "center", "420mpeg2": "left", "420paldv": "topleft", "
 
 
 class _Sniffer:
-    """A read-only file wrapper that remembers the first bytes read (the y4m header on stdin)."""
+    """A read-only file wrapper that remembers the first bytes read (the y4m header on stdin) and
+    counts them all (a pipe has no size to tell a truncated last frame by)."""
 
     def __init__(self, raw, keep: int = 512):
         self._raw = raw
         self._keep = keep
         self.head = b""
+        self.total = 0
 
     def read(self, size: int = -1) -> bytes:
         data = self._raw.read(size)
         if len(self.head) < self._keep:
             self.head += data[: self._keep - len(self.head)]
+        self.total += len(data)
         return data
+
+    def size(self) -> int:
+        """Bytes of the whole stream: those read, and any the demuxer left when it stopped."""
+        while self.read(1 << 16):
+            pass
+        return self.total
 
 
 @dataclass(frozen=True)
@@ -195,19 +204,22 @@ class VideoReader:
         for _level, component, message in (self._log or [])[self._log_start :]:
             if component == demuxer and any(sign in message.lower() for sign in _TRUNCATION_SIGNS):
                 raise InputError(f"{self.name}: {message.strip()} (the file is truncated or damaged)")
-        if demuxer == Y4M and self.source != STDIO:
+        if demuxer == Y4M:
             self._check_y4m_size()
 
     def _check_y4m_size(self) -> None:
-        # The y4m demuxer drops a last, incomplete frame silently; the file size gives it away.
-        path = Path(self.source)
-        head = _read_head(self.source)
+        # The y4m demuxer drops a last, incomplete frame silently; the size of the file (or of all
+        # that came through the pipe) gives it away.
+        if self._sniffer is not None:
+            head, size = self._sniffer.head, self._sniffer.size()
+        else:
+            head, size = _read_head(self.source), Path(self.source).stat().st_size
         header_len = head.find(b"\n") + 1
         fmt = av.VideoFormat(self.video.codec_context.format.name)
         width, height = self.info.width, self.info.height
         frame_bytes = y4m_frame_bytes(fmt, width, height)
         expected = header_len + self.frames_read * (len(_Y4M_FRAME_HEADER) + frame_bytes)
-        extra = path.stat().st_size - expected
+        extra = size - expected
         if 0 < extra < len(_Y4M_FRAME_HEADER) + frame_bytes:
             raise InputError(f"{self.name}: truncated (the last frame is incomplete: {extra} of {len(_Y4M_FRAME_HEADER) + frame_bytes} bytes)")
 
