@@ -37,7 +37,8 @@ import numpy as np
 from ..errors import ConfigError, InputError
 from .chroma import ChromaUpscaler
 from .ffmpeg_log import captured_ffmpeg_log
-from .frames import InputPlan, PixelLayout, display_matrix, luma_from_model, luma_to_model, make_frame, plan_input, read_planes
+from .chain_stage import QUEUE_FRAMES, ChainStage
+from .frames import InputPlan, PixelLayout, display_matrix, frame_from_codes, luma_from_model, luma_to_model, make_frame, plan_input, read_codes, read_planes
 from ..files import check_target, claim_output, commit, create_temp, remove_temp
 from .reader import VideoReader
 from .stages import StageTimes
@@ -92,6 +93,7 @@ class _Picture:
     luma: np.ndarray
     chroma: np.ndarray | None
     packets: list
+    codes: bool = False  # luma/chroma are integer code planes (the device chain's path: chain_stage.py)
 
 
 @dataclass
@@ -277,6 +279,7 @@ class _Job:
         self.progress: Callable[[int], None] | None = None
         self.open_reader: Callable[[str, list], VideoReader] = VideoReader
         self.variable_rate: bool | None = None
+        self.chain: ChainStage | None = None
         self.overwrite = False
 
     # -- orchestration -------------------------------------------------------------------------
@@ -326,15 +329,21 @@ class _Job:
         self.reader = self.open_reader(self.source, log)
         info = self.reader.info
         self.batch = self.batch or max(1, min(_MAX_AUTO_BATCH, _BATCH_PIXELS // max(1, info.width * info.height)))
-        self.decoded = _Channel(2 * self.batch, self.stop)
-        self.upscaled = _Channel(2 * self.batch, self.stop)
+        # A runner with a device step takes integer planes through the frame chain (chain_stage.py).
+        self.chain = ChainStage(self.runner) if ChainStage.wanted(self.runner) else None
+        depth = max(2 * self.batch, QUEUE_FRAMES) if self.chain is not None else 2 * self.batch
+        self.decoded = _Channel(depth, self.stop)
+        self.upscaled = _Channel(depth, self.stop)
         self._start("vsr-decode", self._decode_loop)
         self._read_ahead()
         in_layout, out_layout, upscaler, notes = self._open_output(log)
         self._open_progress(info.frames)
         self._start("vsr-encode", lambda: self._encode_loop(in_layout, out_layout, upscaler))
 
-        self._super_resolve()
+        if self.chain is not None:
+            self.chain.run(self._next_picture, self.upscaled.put, lambda item: isinstance(item, _End), (in_layout, out_layout, upscaler), self.stages.measure)
+        else:
+            self._super_resolve()
         for worker in self.workers:
             while worker.is_alive():
                 worker.join(_POLL_S)  # short waits, so Ctrl-C is seen
@@ -475,13 +484,17 @@ class _Job:
 
     def _emit(self, frame: av.VideoFrame, packets: list, stamps: list[int]) -> None:
         plan = self.first.plan
+        codes = self.chain is not None and plan.rgb_read is None
         with self.stages.measure("to_tensor"):
-            luma, chroma = read_planes(frame, plan)
-            luma = luma_to_model(luma, plan.layout.full_range)
+            if codes:
+                luma, chroma = read_codes(frame, plan)
+            else:
+                luma, chroma = read_planes(frame, plan)
+                luma = luma_to_model(luma, plan.layout.full_range)
         pts = self._next_timestamp(stamps)
         duration = frame.duration or None
         self.last_pts, self.last_duration = pts, duration
-        self.decoded.put(_Picture(self.frames_out, pts, duration, luma, chroma, packets))
+        self.decoded.put(_Picture(self.frames_out, pts, duration, luma, chroma, packets, codes))
         self.frames_out += 1
 
     def _next_picture(self, wait: bool = True):
@@ -530,13 +543,13 @@ class _Job:
                 with stages.measure("encode"):
                     writer.close()
                 return
-            with stages.measure("to_frame"):
-                luma = luma_from_model(item.luma, in_layout.full_range)
-                chroma = None
-                if upscaler is not None and item.chroma is not None:
-                    height, width = luma.shape
-                    chroma = upscaler(item.chroma, out_layout.chroma_size(width, height))
-                frame = make_frame(luma, chroma, out_layout)
+            if item.codes:  # rounded on the device already
+                with stages.measure("to_frame"):
+                    frame = frame_from_codes(item.luma, item.chroma, out_layout)
+                self.chain.release(item)
+            else:
+                with stages.measure("to_frame"):
+                    frame = self._float_frame(item, in_layout, out_layout, upscaler)
             with stages.measure("encode"):
                 writer.write(frame, item.pts, item.duration)
             stages.frames += 1
@@ -544,3 +557,13 @@ class _Job:
                 self.bar.update(1)
             if self.progress is not None:
                 self.progress(1)
+
+    @staticmethod
+    def _float_frame(item, in_layout: PixelLayout, out_layout: PixelLayout, upscaler: ChromaUpscaler | None) -> av.VideoFrame:
+        """The output frame from float planes: luma back from the model's range, chroma upscaled."""
+        luma = luma_from_model(item.luma, in_layout.full_range)
+        chroma = None
+        if upscaler is not None and item.chroma is not None:
+            height, width = luma.shape
+            chroma = upscaler(item.chroma, out_layout.chroma_size(width, height))
+        return make_frame(luma, chroma, out_layout)
