@@ -110,9 +110,9 @@ def test_alternating_batches_repeat_bit_identically(shipped_x2, device, precisio
     """Two batches of different lengths alternate; every repeat equals the first result exactly
     (a slot or a graph replay reading a stale or overwritten buffer would show here)."""
     runner = build_runner(shipped_x2, TorchBackend(device=device, precision=precision, cuda_graph=cuda_graph))
-    a, b = _picture_frames(7, 120, 160, seed=5), _picture_frames(3, 120, 160, seed=6)
+    a, b = _picture_frames(7, 72, 96, seed=5), _picture_frames(3, 72, 96, seed=6)
     first_a, first_b = runner.run(a).copy(), runner.run(b).copy()
-    for _ in range(10):
+    for _ in range(10 if device == "cuda" else 3):
         np.testing.assert_array_equal(runner.run(a), first_a)
         np.testing.assert_array_equal(runner.run(b), first_b)
 
