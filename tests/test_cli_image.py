@@ -125,3 +125,94 @@ def test_unwritable_output_directory(tmp_path, espcn_weights, cli):
         locked.mkdir(mode=0o500)
     good = write(tmp_path / "good.png", CASES["odd.png"])
     assert_cli_error(cli("upscale", good, locked / "o.png", "--weights", espcn_weights[2]), "not writable")
+
+
+def test_an_output_that_is_the_input_is_refused_even_with_y(tmp_path, espcn_weights, cli):
+    src = write(tmp_path / "p.png", CASES["odd.png"])
+    before = src.read_bytes()
+    assert_cli_error(cli("upscale", src, src, "-y", "--weights", espcn_weights[2]), "is the input")
+    assert_cli_error(cli("upscale", src, tmp_path / "." / "p.png", "-y", "--weights", espcn_weights[2]), "is the input")
+    assert src.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.png"]
+
+
+@pytest.mark.parametrize("overwrite", [[], ["-y"]])
+def test_a_folder_whose_inputs_collide_is_refused_before_any_work(tmp_path, espcn_weights, cli, overwrite):
+    src = tmp_path / "in"
+    src.mkdir()
+    write(src / "a.png", CASES["odd.png"])
+    Image.fromarray(CASES["odd.png"]).save(src / "a.jpg")  # would also become a.png
+    write(src / "b.png", CASES["odd.png"])
+    line = assert_cli_error(cli("upscale", src, tmp_path / "out", *overwrite, "--weights", espcn_weights[2]), "a.png")
+    assert "a.jpg and a.png" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]  # not even the output folder
+    # Into the input folder itself: b.png would replace its own input.
+    (src / "a.jpg").unlink()
+    before = {p.name: p.read_bytes() for p in src.iterdir()}
+    assert_cli_error(cli("upscale", src, src, *overwrite, "--weights", espcn_weights[2]), "is an input")
+    assert {p.name: p.read_bytes() for p in src.iterdir()} == before
+
+
+class InterruptingRunner:
+    """A real runner that is interrupted (as by Ctrl-C or kill) on its call number ``after + 1``."""
+
+    def __init__(self, runner, after):
+        self.runner, self.after, self.calls = runner, after, 0
+        self.scale = runner.scale
+
+    def run(self, batch, out=None):
+        self.calls += 1
+        if self.calls > self.after:
+            raise KeyboardInterrupt
+        return self.runner.run(batch)
+
+
+def test_an_interrupted_folder_job_resumes_where_it_stopped(tmp_path, espcn_weights, cli):
+    from vsr.api import prepare_runner
+    from vsr.image_job import RECORD_NAME, upscale_image_folder
+
+    src = tmp_path / "in"
+    src.mkdir()
+    rng = np.random.default_rng(7)
+    for name in "abcde":
+        write(src / f"{name}.png", rng.integers(0, 256, (9, 8, 3), dtype=np.uint8))
+    weights = espcn_weights[2]
+    code, err = cli("upscale", src, tmp_path / "whole", "--weights", weights)
+    assert code == 0, err
+    # The settings the command line records, so that its rerun may resume this run.
+    settings = {"model": "espcn", "weights": str(Path(weights).resolve()), "precision": None}
+    out = tmp_path / "out"
+    runner = InterruptingRunner(prepare_runner("espcn", 2, weights), after=2)
+    with pytest.raises(KeyboardInterrupt):
+        upscale_image_folder(src, out, runner, settings=settings)
+    assert sorted(p.name for p in out.iterdir()) == [RECORD_NAME, "a.png", "b.png"]  # no partial c.png
+
+    # A finished output that changed since is not taken as done: without -y it is refused.
+    b = (out / "b.png").read_bytes()
+    (out / "b.png").write_bytes(b + b"\0")
+    assert_cli_error(cli("upscale", src, out, "--weights", weights), "b.png: already exists")
+    (out / "b.png").write_bytes(b)
+
+    code, err = cli("upscale", src, out, "--weights", weights)
+    assert code == 0, err
+    assert "resuming an interrupted job: 2 of 5 images were done before (checked), 3 to do" in err
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png", "c.png", "d.png", "e.png"]
+    for name in "abcde":
+        assert (out / f"{name}.png").read_bytes() == (tmp_path / "whole" / f"{name}.png").read_bytes()
+    # Done: the record is gone, so a third run is a new job, refused without -y.
+    assert_cli_error(cli("upscale", src, out, "--weights", weights), "already exists")
+
+
+def test_a_resume_with_other_settings_is_not_a_resume(tmp_path, espcn_weights, cli):
+    from vsr.api import prepare_runner
+    from vsr.image_job import upscale_image_folder
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in "ab":
+        write(src / f"{name}.png", CASES["odd.png"])
+    out = tmp_path / "out"
+    runner = InterruptingRunner(prepare_runner("espcn", 2, espcn_weights[2]), after=1)
+    with pytest.raises(KeyboardInterrupt):
+        upscale_image_folder(src, out, runner, settings={"model": "espcn", "weights": "other.safetensors", "precision": None})
+    assert_cli_error(cli("upscale", src, out, "--weights", espcn_weights[2]), "a.png: already exists")

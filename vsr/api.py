@@ -49,18 +49,32 @@ def check_job(source: str | os.PathLike, target: str | os.PathLike, overwrite: b
     check_video_job(source, target, overwrite, **options)
 
 
-def upscale_path(source: str | os.PathLike, target: str | os.PathLike, runner: Runner, overwrite: bool = False, *, progress=None,
-                 **video_options):
-    """Upscale an image, a folder of images, or a video, whichever ``source`` is; ``progress(done,
-    total, output)`` is called after each image of a folder."""
+def upscale_path(
+    source: str | os.PathLike,
+    target: str | os.PathLike,
+    runner: Runner,
+    overwrite: bool = False,
+    *,
+    note=None,
+    settings: dict | None = None,
+    progress=None,
+    **video_options,
+):
+    """Upscale an image, a folder of images, or a video, whichever ``source`` is.
+
+    For images, ``note`` receives one line about anything done besides the job (a resumed folder
+    job, stale temporary files removed) and ``settings`` (JSON values: model, weights, ...) tells
+    a folder job which earlier, interrupted run it may resume (see :mod:`vsr.image_job`);
+    ``progress(done, total, output)`` is called after each image of a folder.
+    """
     if str(source) != "-" and not Path(source).exists():
         raise InputError(f"{source}: no such file or directory")
     if is_image_job(source):
         from .image_job import upscale_image_file, upscale_image_folder
 
         if Path(source).is_dir():
-            return upscale_image_folder(source, target, runner, overwrite=overwrite, progress=progress)
-        return upscale_image_file(source, target, runner, overwrite=overwrite)
+            return upscale_image_folder(source, target, runner, overwrite=overwrite, progress=progress, note=note, settings=settings)
+        return upscale_image_file(source, target, runner, overwrite=overwrite, note=note)
     from .video.pipeline import upscale_video
 
     return upscale_video(source, target, runner, overwrite=overwrite, **video_options)

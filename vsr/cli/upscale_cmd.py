@@ -101,6 +101,9 @@ def run(args: argparse.Namespace) -> int:
             reporter.note(hint)
     image_options = {}
     if is_image_job(args.input):
+        # What a resumed folder job must have in common with the interrupted one.
+        weights = str(Path(args.weights).resolve()) if args.weights else None
+        image_options = {"note": reporter.note, "settings": {"model": args.model, "weights": weights, "precision": args.precision}}
         if Path(args.input).is_dir():
             image_options["progress"] = reporter.counter(unit="image")
     else:
