@@ -156,3 +156,35 @@ def test_view_follows_layout_and_split_keys():
         assert preview.handle_key("]") == "split at 0.55"
     finally:
         preview.stop()
+
+
+def test_a_model_without_weights_is_named_plainly_the_current_one_stays_and_m_says_why():
+    def load(name):
+        raise WeightsError(f"no {name} weights ship with vsr")
+
+    preview = LivePreview(FakeSource(count=10_000, interval_s=0.005), FakeRunner(), "first", load_runner=load, models=["first", "broken"]).start()
+    try:
+        assert preview.handle_key("m") == "switching to broken"
+        deadline = time.monotonic() + 5
+        while not preview.stats().unavailable_models and time.monotonic() < deadline:
+            time.sleep(0.02)
+        stats = preview.stats()
+        assert stats.model == "first" and stats.unavailable_models == ("broken",) and stats.models == ("first", "broken")
+        assert stats.message == "broken: no usable weights for x2, staying on first; no broken weights ship with vsr"
+        assert stats.status_line().endswith("| broken: no usable weights for x2, staying on first")  # the window's gist
+        again = preview.handle_key("m")  # not tried again, and not silently ignored
+        assert again.startswith("no other model can run here, staying on first; broken: no usable weights for x2")
+        assert preview.stats().model == "first"
+    finally:
+        preview.stop()
+
+
+def test_status_overlay_is_the_front_end_s_choice():
+    preview = LivePreview(FakeSource(count=10_000, interval_s=0.005, h=48, w=64), FakeRunner(), "fake").start()
+    try:
+        key, plain = preview.view(timeout=5, status_overlay=False)
+        _, drawn = preview.view(timeout=5, status_overlay=True)
+    finally:
+        preview.stop()
+    assert (plain[-4:] == 100).all()  # the source's grey, untouched
+    assert (drawn[-4:] != 100).any()  # the status line along the bottom

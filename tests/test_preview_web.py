@@ -153,6 +153,89 @@ def test_page_in_headless_chromium_shows_both_halves(preview, tmp_path):
         assert half.mean() > 0.5  # each half is filled with the picture
 
 
+def post(preview: PreviewProcess, path: str) -> dict:
+    """A POST as the page sends it: with the token the page carries."""
+    token = re.search(r'const token = "([A-Za-z0-9_-]+)"', get(preview.url).decode())[1]
+    request = urllib.request.Request(preview.url + path.lstrip("/"), method="POST", headers={"X-Vsr-Token": token})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def test_switching_to_a_model_without_weights_says_so_and_stays(preview):
+    from vsr.models import find_shipped
+
+    if find_shipped("msrn", SCALE) is not None:
+        pytest.skip("MSRN weights ship now")
+    post(preview, "/key?k=m")
+    stats = stats_when(preview, lambda s: "msrn" in s["unavailable_models"])
+    assert stats["model"] == "espcn" and stats["unavailable_models"] == ["msrn"]
+    assert stats["message"].startswith(f"msrn: no usable weights for x{SCALE}, staying on espcn; ")
+    assert "vsr train --model msrn" in stats["message"]  # and how to get them
+    again = post(preview, "/key?k=m")  # nothing else to switch to: said, not silently ignored
+    assert again["model"] == "espcn" and again["done"].startswith("no other model can run here, staying on espcn")
+    assert stats_when(preview, lambda s: s["frames"] > stats["frames"])["frames"] > stats["frames"]  # still running
+
+
+def test_page_shows_pictures_at_one_to_one_with_one_set_of_stats(preview):
+    page = get(preview.url).decode()
+    style = re.search(r"#picture \{([^}]*)\}", page)[1]
+    assert "max-width: none" in style and "100%" not in style  # never shrunk to the window
+    assert re.search(r"#viewport \{[^}]*overflow: auto", page)  # scrolled instead
+    assert "devicePixelRatio" in page  # one picture pixel per screen pixel on HiDPI screens too
+    assert 'id="models"' in page and 'id="notice"' in page and "no usable weights" in page
+    # The stream's pictures carry no status line: the page's stats are the only ones.
+    [jpeg] = mjpeg_frames(preview.url + "stream.mjpg", 1)
+    bottom = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"))[-8:].astype(int)
+    green = (bottom[..., 1] > 180) & (bottom[..., 0] < 80) & (bottom[..., 2] < 90)  # the clip's own colour
+    # (the bicubic half: the CNN half of the fixture's untrained weights is dark by itself)
+    assert green[:, : SCALE * W].mean() > 0.95, "a status line (darkened box, white text) along the bottom of the picture"
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="no Node.js to check the page's script")
+def test_page_script_parses(preview, tmp_path):
+    script = re.search(r"<script>(.*)</script>", get(preview.url).decode(), re.S)[1]
+    (tmp_path / "page.js").write_text(script)
+    subprocess.run(["node", "--check", str(tmp_path / "page.js")], check=True, capture_output=True, timeout=30)
+
+
+def chromium(preview: PreviewProcess, tmp_path: Path, *flags: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--force-device-scale-factor=1", f"--user-data-dir={tmp_path / 'profile'}", *flags, preview.url],
+        capture_output=True, timeout=60, check=True, text=True,
+    )
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here (CI installs Debian's chromium package)")
+def test_page_in_a_narrow_window_scrolls_instead_of_shrinking(preview, tmp_path):
+    shot = tmp_path / "narrow.png"
+    chromium(preview, tmp_path, f"--screenshot={shot}", "--window-size=200,400")
+    rgb = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    green = (rgb[..., 1] > rgb[..., 0] + 40) & (rgb[..., 1] > rgb[..., 2] + 40)
+    rows, cols = np.nonzero(green)
+    assert rows.size, "the picture is not on the page"
+    assert abs((rows.max() + 1 - rows.min()) - SCALE * H) <= 4  # full height: not scaled down to the window
+    assert cols.max() + 1 - cols.min() < 2 * SCALE * W  # cut off at the window's edge, to be scrolled to
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here (CI installs Debian's chromium package)")
+def test_page_in_headless_chromium_names_the_model_without_weights(preview, tmp_path):
+    from vsr.models import find_shipped
+
+    if find_shipped("msrn", SCALE) is not None:
+        pytest.skip("MSRN weights ship now")
+    post(preview, "/key?k=m")
+    stats_when(preview, lambda s: "msrn" in s["unavailable_models"])
+    dom = chromium(preview, tmp_path, "--virtual-time-budget=3000", "--dump-dom").stdout
+    models = re.search(r'<div id="models">(.*?)</div>', dom, re.S)[1]
+    assert "espcn (showing)" in models and "msrn (no usable weights)" in models, models
+    notice = re.search(r'<div id="notice" role="status">(.*?)</div>', dom, re.S)[1]
+    assert "staying on espcn" in notice and "msrn: no usable weights for x2" in notice, notice
+    stats = re.search(r'<div id="stats">(.*?)</div>', dom, re.S)[1]
+    assert "espcn x2" in stats and " fps" in stats and "msrn" not in stats  # one line of stats; the notice apart
+
+
 @pytest.mark.parametrize("text, address", [("8080", ("127.0.0.1", 8080)), ("0.0.0.0:9000", ("0.0.0.0", 9000)), ("[::1]:0", ("::1", 0)), ("localhost:81", ("localhost", 81))])
 def test_parse_address(text, address):
     assert parse_address(text) == address

@@ -52,8 +52,8 @@ class LivePreview:
     """A source super-resolved live by ``runner``.
 
     ``model`` names the runner's model; ``models`` are the names ``m`` cycles through, each made
-    by ``load_runner(name)`` when first chosen (a model that fails to load is reported on screen and
-    passed over). ``layout`` is "side" or "split", ``split`` the line's position in [0, 1], and
+    by ``load_runner(name)`` when first chosen (a model that fails to load, e.g. one without weights,
+    is reported plainly, the current model stays, and ``m`` passes it over from then on). ``layout`` is "side" or "split", ``split`` the line's position in [0, 1], and
     snapshots go to ``snapshot_dir``.
     """
 
@@ -87,8 +87,9 @@ class LivePreview:
         self._result: _Result | None = None
         self._seq = 0  # bumps with each finished picture
         self._view_version = 0  # bumps when the layout or split changes
-        self._view_cache: tuple[tuple[int, int], np.ndarray] | None = None
+        self._view_cache: tuple[tuple[int, int], bool, np.ndarray] | None = None
         self._requested_model: str | None = None
+        self._unavailable: dict[str, str] = {}  # models that could not load -> why
         self._paused = False
         self._source_ended = False
         self._stopping = False
@@ -205,18 +206,27 @@ class LivePreview:
 
     def _switch_model(self, name: str) -> None:
         self._set_message(f"loading {name}")
+        scale = self._upscaler.scale
         try:
             runner = self._runners.get(name) or self._load_runner(name)
         except VsrError as exc:
-            self._set_message(f"{name}: {exc}")
+            # The gist first (the window shows the text up to the first ";"), then how to fix it.
+            self._refuse_model(name, f"no usable weights for x{scale}", str(exc))
             return
-        if runner.scale != self._upscaler.scale:
-            self._set_message(f"{name}: x{runner.scale} does not match x{self._upscaler.scale}")
+        if runner.scale != scale:
+            self._refuse_model(name, f"x{runner.scale} does not match x{scale}", "")
             return
         self._runners[name] = runner
         self._upscaler = FrameUpscaler(runner)
         self._model = name
         self._set_message("")
+
+    def _refuse_model(self, name: str, reason: str, detail: str) -> None:
+        """Remember why ``name`` cannot run and say so: the gist, that the current model stays, then the detail."""
+        with self._cond:
+            self._unavailable[name] = f"{name}: {reason}" + (f" ({detail})" if detail else "")
+            current = self._model
+        self._set_message(f"{name}: {reason}, staying on {current}" + (f"; {detail}" if detail else ""))
 
     def _set_message(self, text: str) -> None:
         with self._cond:
@@ -249,12 +259,18 @@ class LivePreview:
                 paused=self._paused,
                 ended=self._source_ended,
                 message=self._message,
+                models=tuple(self._models),
+                unavailable_models=tuple(m for m in self._models if m in self._unavailable),
             )
 
-    def view(self, after: tuple[int, int] | None = None, timeout: float | None = None) -> tuple[tuple[int, int], np.ndarray] | None:
+    def view(
+        self, after: tuple[int, int] | None = None, timeout: float | None = None, status_overlay: bool = True
+    ) -> tuple[tuple[int, int], np.ndarray] | None:
         """(key, picture) of the newest composed picture, once its key differs from ``after``.
 
         Blocks up to ``timeout`` seconds for one; None on timeout or when the preview is over.
+        ``status_overlay`` draws the status line into the picture (a window has nowhere else to
+        show it); a front end that shows :meth:`stats` itself turns it off, so there is one set.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
@@ -268,13 +284,13 @@ class LivePreview:
                 if remaining is not None and remaining <= 0:
                     return None
                 self._cond.wait(remaining)
-            if self._view_cache is not None and self._view_cache[0] == key:
-                return self._view_cache
+            if self._view_cache is not None and self._view_cache[:2] == (key, status_overlay):
+                return key, self._view_cache[2]
             result, layout, split = self._result, self._layout, self._split
-        status = self.stats().status_line()
+        status = self.stats().status_line() if status_overlay else ""
         picture = compose(result.bicubic, result.cnn, layout, split, labels=("bicubic", f"{result.model} x{self._upscaler.scale}"), status=status)
         with self._cond:
-            self._view_cache = (key, picture)
+            self._view_cache = (key, status_overlay, picture)
         return key, picture
 
     def handle_key(self, key: str) -> str:
@@ -291,7 +307,9 @@ class LivePreview:
                 self._set_message(str(exc))
                 return str(exc)
         if key == "m":
-            return f"switching to {self.cycle_model()}"
+            current = self._model
+            name = self.cycle_model()
+            return f"switching to {name}" if name != current else self.stats().message
         if key == "v":
             return f"layout {self.toggle_layout()}"
         if key and key in "[]":
@@ -311,12 +329,22 @@ class LivePreview:
             return self._paused
 
     def cycle_model(self) -> str:
+        """Ask for the next model that has not failed to load; the current one if there is none."""
         with self._cond:
-            name = self._models[(self._models.index(self._model) + 1) % len(self._models)]
-            if len(self._models) > 1 and self._load_runner is not None:
-                self._requested_model = name
-                self._cond.notify_all()
-            return name
+            start = self._models.index(self._model)
+            following = [self._models[(start + i) % len(self._models)] for i in range(1, len(self._models))]
+            candidates = [m for m in following if m not in self._unavailable]
+            if not candidates or self._load_runner is None:
+                if following:
+                    # Say why nothing happens, rather than nothing.
+                    reasons = "; ".join(self._unavailable.get(m, f"{m}: cannot be loaded here") for m in following)
+                    self._message = f"no other model can run here, staying on {self._model}; {reasons}"
+                    self._view_version += 1
+                    self._cond.notify_all()
+                return self._model
+            self._requested_model = candidates[0]
+            self._cond.notify_all()
+            return candidates[0]
 
     def toggle_layout(self) -> str:
         with self._cond:

@@ -13,6 +13,8 @@ class PreviewStats:
     ``fps`` counts super-resolved frames per second and ``source_fps`` captured ones, both over the
     last couple of seconds; ``latency_ms`` is capture to finished picture (mean over the same span);
     ``skipped`` counts captured frames that a newer one replaced before super-resolution got to them.
+    ``models`` are those ``m`` cycles through; ``unavailable_models`` those that failed to load
+    (``message`` says why), which ``m`` passes over.
     """
 
     fps: float
@@ -31,6 +33,8 @@ class PreviewStats:
     paused: bool
     ended: bool
     message: str
+    models: tuple[str, ...] = ()
+    unavailable_models: tuple[str, ...] = ()  # tried and could not load (no weights for this scale, ...)
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -278,7 +278,7 @@ class _JpegFeed:
         self._cached: tuple[tuple[int, int], bytes] | None = None
 
     def next(self, after=None, timeout: float | None = None) -> tuple[tuple[int, int], bytes] | None:
-        view = self.preview.view(after, timeout)
+        view = self.preview.view(after, timeout, status_overlay=False)  # the page shows the stats itself
         if view is None:
             return None
         key, picture = view
@@ -423,6 +423,9 @@ def _fraction(text: str) -> float | None:
 
 _KEY_HELP = " &middot; ".join(f"<kbd>{'space' if k == ' ' else k}</kbd> {what}" for k, what in KEYS.items())
 
+# The page shows each picture at one picture pixel per screen pixel (scrolling when it is larger
+# than the window, never shrunk: shrinking would hide exactly the detail being compared), one set
+# of stats (here, not also drawn into the picture), and the models with the ones that cannot run.
 _PAGE = """<!doctype html>
 <html lang="en">
 <head>
@@ -430,45 +433,87 @@ _PAGE = """<!doctype html>
 <title>vsr preview</title>
 <style>
   body { margin: 0; padding: 12px; background: #181818; color: #ddd; font: 14px system-ui, sans-serif; }
-  #picture { display: block; max-width: 100%; image-rendering: auto; cursor: crosshair; }
-  #stats { margin: 8px 0; font: 14px ui-monospace, monospace; color: #fff; }
+  #viewport { overflow: auto; max-width: 100%; max-height: calc(100vh - 130px); }
+  #picture { display: block; max-width: none; max-height: none; image-rendering: pixelated; cursor: crosshair; }
+  #stats { margin: 8px 0 4px; font: 14px ui-monospace, monospace; color: #fff; }
+  #models { margin: 4px 0; }
+  #models .current { color: #fff; font-weight: bold; }
+  #models .unavailable { color: #999; }
+  #notice { margin: 4px 0; color: #fc6; }
+  #notice:empty { display: none; }
   #help { color: #999; font-size: 12px; }
   kbd { border: 1px solid #555; border-radius: 3px; padding: 0 3px; }
+  button { font: inherit; }
 </style>
 </head>
 <body>
-<img id="picture" src="/stream.mjpg" alt="bicubic (left) and CNN (right), live">
+<div id="viewport"><img id="picture" src="/stream.mjpg" alt="bicubic (left) and CNN (right), live"></div>
 <div id="stats">connecting&hellip;</div>
+<div id="models"></div>
+<div id="notice" role="status"></div>
 <div id="help">""" + _KEY_HELP + """ &middot; in the split layout, click the picture to move the line</div>
 <script>
 const token = "__TOKEN__";  // this session's secret: state-changing requests carry it
 function post(url) { return fetch(url, {method: "POST", headers: {"X-Vsr-Token": token}}); }
+const picture = document.getElementById("picture");
 const stats = document.getElementById("stats");
+const models = document.getElementById("models");
+const notice = document.getElementById("notice");
 let layout = "side";
+function oneToOne() {
+  // CSS pixels are devicePixelRatio screen pixels: size the picture so each of its pixels is one on screen.
+  if (picture.naturalWidth) picture.style.width = (picture.naturalWidth / window.devicePixelRatio) + "px";
+}
+function showModels(s) {
+  models.replaceChildren(document.createTextNode("models: "));
+  s.models.forEach((name, i) => {
+    const item = document.createElement("span");
+    const unavailable = s.unavailable_models.includes(name);
+    item.className = name === s.model ? "current" : unavailable ? "unavailable" : "";
+    item.textContent = name + (name === s.model ? " (showing)" : unavailable ? " (no usable weights)" : "");
+    if (i) models.append(" \u00b7 ");
+    models.append(item);
+  });
+  if (s.models.length > 1) {
+    const next = document.createElement("button");
+    next.textContent = "next model (m)";
+    next.onclick = () => post("/key?k=m").then(refreshNow);
+    models.append(" ", next);
+  }
+}
+function render(s) {
+  layout = s.layout;
+  stats.textContent = [
+    `${s.model} x${s.scale}`, `${s.backend} ${s.device} ${s.precision}`,
+    `${s.fps.toFixed(1)} fps`, `latency ${s.latency_ms.toFixed(0)} ms`, `skipped ${s.skipped}`,
+    s.input_size ? `${s.input_size.join("x")} -> ${s.output_size.join("x")}` : "",
+    s.paused ? "paused" : "", s.ended ? "source ended" : "",
+  ].filter(Boolean).join(" | ");
+  showModels(s);
+  notice.textContent = s.message;
+  oneToOne();
+}
+async function refreshNow() {
+  render(await (await fetch("/stats", {cache: "no-store"})).json());
+}
 async function refresh() {
   try {
-    const s = await (await fetch("/stats", {cache: "no-store"})).json();
-    layout = s.layout;
-    stats.textContent = [
-      `${s.model} x${s.scale}`, `${s.backend} ${s.device} ${s.precision}`,
-      `${s.fps.toFixed(1)} fps`, `latency ${s.latency_ms.toFixed(0)} ms`, `skipped ${s.skipped}`,
-      s.input_size ? `${s.input_size.join("x")} -> ${s.output_size.join("x")}` : "",
-      s.paused ? "paused" : "", s.ended ? "source ended" : "", s.message,
-    ].filter(Boolean).join(" | ");
+    await refreshNow();
   } catch (e) {
     stats.textContent = "preview stopped";
     return;
   }
   setTimeout(refresh, 500);
 }
+picture.addEventListener("load", oneToOne);
 refresh();
 document.addEventListener("keydown", (e) => {
   if (["q", " ", "s", "m", "v", "[", "]"].includes(e.key)) {
     e.preventDefault();
-    post("/key?k=" + encodeURIComponent(e.key));
+    post("/key?k=" + encodeURIComponent(e.key)).then(refreshNow).catch(() => {});
   }
 });
-document.getElementById("picture").addEventListener("click", (e) => {
+picture.addEventListener("click", (e) => {
   if (layout !== "split") return;
   const r = e.target.getBoundingClientRect();
   post("/split?x=" + ((e.clientX - r.left) / r.width).toFixed(3));
