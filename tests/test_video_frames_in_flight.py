@@ -86,3 +86,22 @@ def test_ring_10_bit_and_grey_output():
     assert none is None
     np.testing.assert_array_equal(out, want[0].numpy())
     assert out.max() > 255  # really 10-bit codes
+
+
+def test_ring_puts_filter_taps_on_the_device_before_the_slots_run(chain):
+    """The taps are uploaded once, before any slot stream runs (on CUDA, slot streams would not
+    wait for an upload made on another slot's stream); the chain then finds them cached."""
+    layout = PixelLayout(8, (1, 1))
+    taps_when_slot_ran = []
+
+    def forward(x):  # the chain calls the model before it resamples chroma
+        taps_when_slot_ran.append(sorted(fresh._taps))
+        return chain.forward(x)
+
+    fresh = FrameChain(forward, 2, layout, layout, ChromaUpscaler(2, (1, 1), (1, 1)))
+    ring = FramesInFlight(fresh, depth=2)
+    (y, c), = _frames(1, h=13, w=19)
+    ring.submit(y, c)
+    assert taps_when_slot_ran == [[(0, 7, 13), (1, 10, 19)]]  # (axis, chroma in, chroma out)
+    out = ring.output_shapes(13, 19)
+    ring.collect(np.empty(out[0], np.uint8), np.empty((2, *out[1]), np.uint8))

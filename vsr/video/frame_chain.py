@@ -99,6 +99,16 @@ class FrameChain:
             )
         return self._taps[key]
 
+    def prepare(self, luma_shape: tuple[int, int], chroma_shape: tuple[int, int]) -> None:
+        """Put the filter taps for (H, W) luma and (Hc, Wc) chroma input planes on the device now,
+        on the current stream (a caller running the chain on other streams orders them after it)."""
+        if self.upscaler is None or self.out_layout.is_grey:
+            return
+        (height, width), (chroma_h, chroma_w) = luma_shape, chroma_shape
+        out_w, out_h = self.out_layout.chroma_size(self.scale * width, self.scale * height)
+        self._axis(1, chroma_w, out_w)
+        self._axis(0, chroma_h, out_h)
+
     def _resample_last(self, planes: torch.Tensor, axis: int, n_out: int) -> torch.Tensor:
         """The polyphase filter along the last dimension of ``planes`` (:meth:`_AxisPlan.apply`)."""
         n_in = planes.shape[-1]

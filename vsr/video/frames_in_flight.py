@@ -59,7 +59,11 @@ class _CudaDevice:
         return torch.empty(shape, dtype=dtype, pin_memory=True)
 
     def new_stream(self):
-        return torch.cuda.Stream(self.device)
+        # Ordered after what the current stream queued so far (the model's weights, the chain's
+        # constants and filter taps): torch's pool streams do not wait for the default stream.
+        stream = torch.cuda.Stream(self.device)
+        stream.wait_stream(torch.cuda.current_stream(self.device))
+        return stream
 
     def on(self, stream):
         return torch.cuda.stream(stream)
@@ -135,6 +139,8 @@ class FramesInFlight:
             if self._pending:
                 raise RuntimeError("the frame size changed with frames in flight; collect them first")
             out = self.output_shapes(*luma.shape)
+            if chroma is not None:
+                self.chain.prepare(luma.shape, chroma.shape[1:])  # filter taps on the device before any slot stream uses them
             streams = [self._dev.new_stream() for _ in range(self.streams)]
             self._slots = [_Slot(self._dev, self.chain, shape, out, streams[i % self.streams]) for i in range(self.depth)]
             self._shape, self._next = shape, 0
