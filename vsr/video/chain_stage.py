@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import queue
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-
-from typing import TYPE_CHECKING
 
 from ..backends.base import first_line
 from ..errors import ConfigError
