@@ -80,3 +80,61 @@ def test_paper_columns_come_from_the_shipped_table_and_results_go_to_a_named_def
     assert row["published"]["espcn"]["psnr"] == pytest.approx(32.55, abs=0.1)
     assert "opencv-espcn" in row["skipped"]
     assert "paper espcn" in written.with_suffix(".md").read_text()
+
+
+def _speed_report() -> dict:
+    stages = {"decode": 1.0, "to_tensor": 0.5, "sr": 20.0, "to_frame": 2.0, "encode": 8.0}
+    return {"model": "espcn", "results": [{
+        "input": "/clips/bus_cif.y4m", "input_size": [352, 288], "output_size": [704, 576], "scale": 2, "fps": 40.0,
+        "stage_ms_per_frame": stages, "runner": {"backend": "onnxruntime", "device": "cpu", "precision": "fp32"},
+    }]}
+
+
+def _drawn_figure(monkeypatch):
+    """The figure a plot function draws (kept open to be inspected)."""
+    pytest.importorskip("matplotlib", reason="plots need matplotlib: pip install 'vsr[bench]'")
+    import matplotlib.pyplot as plt
+
+    kept = []
+    monkeypatch.setattr(plt, "close", lambda fig=None: kept.append(fig))
+    return kept
+
+
+def test_the_speed_plot_is_titled_names_its_inputs_and_labels_its_bars(tmp_path, monkeypatch):
+    from vsr.benchmark.speed import plot_speed
+
+    kept = _drawn_figure(monkeypatch)
+    assert plot_speed(_speed_report(), tmp_path / "s.png") == tmp_path / "s.png" and (tmp_path / "s.png").stat().st_size > 0
+    (ax,) = kept[0].axes
+    assert "ms per frame by stage" in ax.get_title()
+    assert any("bus_cif.y4m" in t.get_text() and "352x288 -> 704x576" in t.get_text() for t in ax.get_xticklabels())
+    labels = {t.get_text() for t in ax.texts}
+    assert {"20.0", "8.0", "25.0"} <= labels  # sr, encode and end to end (1000 / 40 fps)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["decode", "to_tensor", "sr", "to_frame", "encode", "end to end"]
+
+
+def test_the_quality_plot_puts_peers_and_papers_beside_vsr_with_values(tmp_path, monkeypatch):
+    from vsr.benchmark.report import plot_quality_gain
+
+    kept = _drawn_figure(monkeypatch)
+    report = {"results": [{
+        "dataset": "Set5", "scale": 3, "images": 5,
+        "mean": {"bicubic": {"psnr": 30.38}, "vsr-espcn": {"psnr": 32.83}, "opencv-espcn": {"psnr": 32.60}},
+        "published": {"bicubic": {"psnr": 30.39, "ssim": None}, "espcn": {"psnr": 32.55, "ssim": None}},
+    }]}
+    plot_quality_gain(report, tmp_path / "q.png")
+    (ax,) = kept[0].axes
+    assert "gain over bicubic" in ax.get_title()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["vsr-espcn", "opencv-espcn", "paper espcn"]
+    assert {"2.45", "2.22", "2.16"} <= {t.get_text() for t in ax.texts}
+    assert "Set5 x3" in ax.get_xticklabels()[0].get_text() and "5 images" in ax.get_xticklabels()[0].get_text()
+
+
+def test_without_matplotlib_one_line_says_no_plot_was_drawn(tmp_path, cli, monkeypatch):
+    import vsr.benchmark.report
+
+    monkeypatch.setattr(vsr.benchmark.report, "pyplot", lambda: None)
+    code, err = cli("bench", "speed", "--size", "32x24", "--frames", "2", "--repeats", "1", "--json", tmp_path / "s.json")
+    assert code == 0, err
+    assert "vsr: no plot drawn: matplotlib is not installed (pip install 'vsr[bench]')" in err.splitlines()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.json", "s.md"]

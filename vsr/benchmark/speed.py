@@ -142,32 +142,36 @@ def speed_markdown(report: dict) -> str:
 
 
 def plot_speed(report: dict, png_path: str | Path) -> Path | None:
-    """fps against input megapixels, one line per backend and scale."""
-    try:
-        import matplotlib
+    """Per-stage breakdown: for each input, ms per frame of every stage beside the end-to-end
+    time, each bar labelled with its value (stages overlap in threads; the slowest one bounds the
+    end-to-end time). None without matplotlib."""
+    from .report import pyplot
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = pyplot()
+    if plt is None:
         return None
-    fig, ax = plt.subplots(figsize=(6, 4))
-    groups: dict[str, list] = {}
-    for r in report["results"]:
-        key = f"{r['runner']['backend']} {r['runner']['device']} {r['runner']['precision']}"
-        groups.setdefault(key, []).append((r["input_size"][0] * r["input_size"][1] / 1e6, r["fps"], r["scale"]))
-    for key, points in groups.items():
-        points.sort()
-        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=key)
-        for mp, fps, s in points:
-            ax.annotate(f"x{s}", (mp, fps), textcoords="offset points", xytext=(4, 4), fontsize=8)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("input megapixels")
-    ax.set_ylabel("end-to-end fps")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    results = report["results"]
+    names = list(STAGES) + ["end to end"]
+    fig, ax = plt.subplots(figsize=(max(7, 2.2 * len(results)), 4.8))
+    width = 0.8 / len(names)
+    for i, name in enumerate(names):
+        values = [(1000.0 / r["fps"] if r["fps"] else float("nan")) if name == "end to end" else (r["stage_ms_per_frame"][name] or 0.0)
+                  for r in results]
+        drawn = ax.bar([x + i * width for x in range(len(results))], values, width, label=name,
+                       color="black" if name == "end to end" else None)
+        ax.bar_label(drawn, labels=[f"{v:.1f}" for v in values], fontsize=7, padding=1, rotation=90)
+    ax.set_xticks([x + width * (len(names) - 1) / 2 for x in range(len(results))])
+    ax.set_xticklabels([
+        f"{Path(r['input']).name}\n{r['input_size'][0]}x{r['input_size'][1]} -> {r['output_size'][0]}x{r['output_size'][1]}"
+        f"\n{r['runner']['backend']} {r['runner']['device']} {r['runner']['precision']}, {r['fps']:.1f} fps"
+        for r in results
+    ], fontsize=8)
+    ax.set_ylabel("milliseconds per frame")
+    ax.set_title(f"vsr bench speed: {report.get('model', '')} pipeline, ms per frame by stage\n"
+                 "(stages run concurrently in threads; the slowest bounds the end-to-end time)", fontsize=9)
+    ax.margins(y=0.15)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: never over a bar
     fig.tight_layout()
-    fig.savefig(png_path, dpi=100)
+    fig.savefig(png_path, dpi=110)
     plt.close(fig)
     return Path(png_path)
-
