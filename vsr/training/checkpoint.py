@@ -7,14 +7,14 @@ from pathlib import Path
 import torch
 
 from ..errors import WeightsError
+from ..files import atomic_write
 
 
 def save_checkpoint(state: dict, path: str | os.PathLike) -> None:
     """Write ``state`` (tensors, numbers, strings, dicts of them) so a crash never leaves half a file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    # fsync: a checkpoint is hours of training; after a power loss it must be the old one or the new one.
+    with atomic_write(path, fsync=True) as temp:
+        torch.save(state, temp)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:

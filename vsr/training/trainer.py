@@ -18,6 +18,7 @@ import torch.nn as nn
 from torch.utils.data import DataLoader
 
 from ..errors import ConfigError
+from ..files import atomic_write
 from ..models import create_model
 from ..models.weights import read_weights, save_weights
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -233,5 +234,6 @@ def train(config: TrainConfig, resume: str | None = None, quiet: bool = False, l
         "train_seconds": sum(h["seconds"] for h in history),
         "history": history,
     }
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    with atomic_write(out_dir / "summary.json") as temp:
+        temp.write_text(json.dumps(summary, indent=2))
     return summary
