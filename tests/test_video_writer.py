@@ -74,3 +74,20 @@ def test_requested_pixel_format_is_checked():
     for bad, words in [("rgb24", "vsr writes planar"), ("yuv420p12le", "cannot encode"), ("yuv420p", "odd size")]:
         with pytest.raises(ConfigError, match=words):
             choose_layout(x264, PixelLayout(8, (1, 1)), 21 if bad == "yuv420p" else 64, 48, bad)
+
+
+def test_a_fractional_crf_reaches_x264_and_is_refused_where_the_encoder_takes_whole_numbers(tmp_path, cli):
+    from tests.conftest import assert_cli_error
+    from tests.video_clips import write_clip
+
+    clip = write_clip(tmp_path / "in.mkv", frames=3, width=32, height=24)
+    code, err = cli("upscale", clip, tmp_path / "out.mp4", "--crf", "20.5", "--backend", "torch")
+    assert code == 0, err
+    assert "libx264 crf=20.5 preset=medium" in err.splitlines()[-1]
+    # x264 writes its settings into the stream (an SEI message): the fraction got there.
+    assert b"crf=20.5" in (tmp_path / "out.mp4").read_bytes()
+    assert_cli_error(cli("upscale", clip, tmp_path / "out.webm", "--crf", "30.5"), "libvpx-vp9 takes a whole number")
+    with pytest.raises(SystemExit) as stop:  # argparse's own usage error
+        cli("upscale", clip, tmp_path / "x.mp4", "--crf", "soft")
+    assert stop.value.code == 2
+    assert not (tmp_path / "out.webm").exists() and not (tmp_path / "x.mp4").exists()

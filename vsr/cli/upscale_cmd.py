@@ -49,8 +49,8 @@ def add_parser(sub) -> None:
     v = p.add_argument_group("video output")
     v.add_argument("--codec", default=None, help="video encoder: libx264, libx265, libsvtav1, libvpx-vp9, ffv1, h264_nvenc, ... "
                    "(default: libx264; libvpx-vp9 for .webm; y4m output is raw)")
-    v.add_argument("--crf", type=int, default=None, help="constant rate factor: quality, lower is better "
-                   "(default: the encoder's own: 23 for libx264, 28 for libx265, 31 for libvpx-vp9)")
+    v.add_argument("--crf", type=_crf, default=None, help="constant rate factor: quality, lower is better; fractions such as "
+                   "20.5 with libx264, libx265 and NVENC (default: the encoder's own: 23 for libx264, 28 for libx265, 31 for libvpx-vp9)")
     v.add_argument("--preset", default=None, help="encoder preset: speed against size, e.g. ultrafast, fast, medium, veryslow "
                    "(default: the encoder's own: medium for libx264 and libx265)")
     v.add_argument("--pix-fmt", default=None, help="output pixel format (default: the input's, when the codec takes it)")
@@ -77,6 +77,15 @@ def add_parser(sub) -> None:
     c.add_argument("--segment-frames", type=int, metavar="N", help="cut segments of at least N frames, at the next clean keyframe")
     c.add_argument("--segment-seconds", type=float, metavar="S", help="cut segments of at least S seconds (60 when neither is given)")
     p.set_defaults(handler=run)
+
+
+def _crf(text: str) -> float | int:
+    """A number; whole ones stay int, so that --crf 23 is recorded (and hashed) as before."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    return int(value) if value.is_integer() else value
 
 
 def run(args: argparse.Namespace) -> int:

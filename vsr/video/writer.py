@@ -78,7 +78,7 @@ def _supported_codecs(format_name: str) -> set[str]:
         return set(probe.supported_codecs)
 
 
-def choose_encoder(format_name: str, codec: str | None = None, crf: int | None = None, preset: str | None = None) -> Encoder:
+def choose_encoder(format_name: str, codec: str | None = None, crf: float | None = None, preset: str | None = None) -> Encoder:
     """Validate ``codec``/``crf``/``preset`` for ``format_name`` and translate them; ConfigError if they cannot work."""
     if format_name == Y4M:
         if codec not in _RAW_NAMES:
@@ -108,10 +108,13 @@ def choose_encoder(format_name: str, codec: str | None = None, crf: int | None =
         # Constant quality; libvpx's default is a fixed 256 kb/s, far too little for upscaled video.
         options.update({"b": "0", "crf": "31"})
     if crf is not None:
+        if crf != int(crf) and name not in _FRACTIONAL_CRF and not name.endswith("_nvenc"):
+            raise ConfigError(f"--crf {crf:g}: {name} takes a whole number (fractions go with libx264, libx265 and NVENC)")
+        text = f"{crf:g}"  # 23 stays "23", 20.5 stays "20.5"
         if name in ("libx264", "libx265", "libsvtav1", "libvpx-vp9"):
-            options["crf"] = str(crf)
+            options["crf"] = text
         elif name.endswith("_nvenc"):
-            options.update({"rc": "vbr", "cq": str(crf)})
+            options.update({"rc": "vbr", "cq": text})
         elif found.lossless and not found.lossy:
             raise ConfigError(f"{name} is lossless; --crf does not apply")
         else:
@@ -129,6 +132,8 @@ def choose_encoder(format_name: str, codec: str | None = None, crf: int | None =
 # Valid --crf ranges and --preset names, checked here because some encoders print their own
 # complaint straight to stderr (x264 does for a bad preset) before FFmpeg's error comes back.
 _CRF_RANGE = {"libx264": (0, 51), "libx265": (0, 51), "libsvtav1": (0, 63), "libvpx-vp9": (0, 63)}
+# Encoders whose quality option is a float in FFmpeg (x264's and x265's crf; NVENC's cq).
+_FRACTIONAL_CRF = {"libx264", "libx265"}
 _X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 _PRESETS = {
     "libx264": _X26X_PRESETS,
@@ -138,13 +143,13 @@ _PRESETS = {
 }
 
 
-def _check_crf_preset(name: str, crf: int | None, preset: str | None) -> None:
+def _check_crf_preset(name: str, crf: float | None, preset: str | None) -> None:
     if crf is not None and name.endswith("_nvenc"):
         low, high = 0, 51
     else:
         low, high = _CRF_RANGE.get(name, (None, None))
     if crf is not None and low is not None and not low <= crf <= high:
-        raise ConfigError(f"--crf {crf} is out of range for {name} ({low}-{high})")
+        raise ConfigError(f"--crf {crf:g} is out of range for {name} ({low}-{high})")
     choices = _PRESETS.get(name) or (tuple(f"p{n}" for n in range(1, 8)) if name.endswith("_nvenc") else None)
     if preset is not None and choices is not None and str(preset) not in choices:
         raise ConfigError(f"--preset {preset} is not a {name} preset; use one of {', '.join(choices)}")
