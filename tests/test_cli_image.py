@@ -216,3 +216,9 @@ def test_a_resume_with_other_settings_is_not_a_resume(tmp_path, espcn_weights, c
     with pytest.raises(KeyboardInterrupt):
         upscale_image_folder(src, out, runner, settings={"model": "espcn", "weights": "other.safetensors", "precision": None})
     assert_cli_error(cli("upscale", src, out, "--weights", espcn_weights[2]), "a.png: already exists")
+
+
+def test_a_folder_named_like_a_video_says_it_is_a_folder(tmp_path, espcn_weights, cli):
+    (tmp_path / "clip.mp4").mkdir()
+    line = assert_cli_error(cli("upscale", tmp_path / "clip.mp4", tmp_path / "out.mp4", "--weights", espcn_weights[2]), "no images found")
+    assert line.endswith("clip.mp4: no images found (it is a folder, not a video file)")

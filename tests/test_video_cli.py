@@ -25,6 +25,10 @@ def bad_inputs(tmp_path_factory):
     avi = write_clip(folder / "alien.avi", codec="mpeg4", frames=2)
     avi.write_bytes(avi.read_bytes().replace(b"FMP4", b"QQQQ"))
     (folder / "none.y4m").write_bytes(b"YUV4MPEG2 W32 H24 F25:1 Ip A1:1 C420jpeg\n")
+    (folder / "badhead.y4m").write_bytes(b"YUV4MPEG2 W32 Hxx F25:1\nFRAME\n" + bytes(1152))
+    from tests.test_video_reader import write_cover_art_mp3
+
+    write_cover_art_mp3(folder / "song.mp3")
     write_clip(folder / "alpha.mkv", codec="ffv1", pix_fmt="yuva420p", frames=2)
     write_clip(folder / "good.y4m", frames=2)
     return folder
@@ -38,6 +42,8 @@ BAD_INPUTS = {
     "no video stream": ("sound.m4a", "no video stream"),
     "unknown codec": ("alien.avi", "cannot decode"),
     "zero frames": ("none.y4m", "no frames"),
+    "bad y4m header": ("badhead.y4m", "badhead.y4m: bad y4m header (picture size 32x0 is invalid)"),
+    "cover art only": ("song.mp3", "song.mp3: no video stream (streams: audio, cover picture)"),
     "unsupported pixel format": ("alpha.mkv", "pixel format yuva420p"),
 }
 BAD_OUTPUTS = {
@@ -198,3 +204,40 @@ def test_a_second_run_into_the_same_output_is_refused_while_the_first_runs(espcn
         first.communicate(timeout=60)
     assert first.returncode == 143
     assert leftovers(tmp_path, {"short.y4m"}) == []
+
+
+def test_damaged_frames_are_counted_in_a_warning(tmp_path, espcn_weights, cli):
+    from tests.test_video_reader import damaged_h264
+
+    _, damaged = damaged_h264(tmp_path)
+    code, stderr = cli("upscale", damaged, tmp_path / "out.mkv", "--weights", espcn_weights[2])
+    assert code == 0, stderr
+    warnings = [line for line in stderr.splitlines() if "decode errors" in line]
+    assert len(warnings) == 1 and warnings[0].startswith("vsr: warning: ")
+    assert " of 40 frames had decode errors (damaged input)" in warnings[0]
+
+
+def test_a_second_video_stream_is_copied_with_a_note(tmp_path, espcn_weights, cli):
+    import av
+
+    from tests.video_clips import planes_for
+
+    src = tmp_path / "two.mkv"
+    with av.open(str(src), "w") as out:
+        streams = []
+        for width, height in ((32, 24), (48, 32)):
+            stream = out.add_stream("libx264", rate=25)
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            streams.append(stream)
+        for i in range(3):
+            for stream in streams:
+                frame = planes_for("yuv420p", stream.width, stream.height, i)
+                frame.pts = i
+                out.mux(stream.encode(frame))
+        for stream in streams:
+            out.mux(stream.encode(None))
+    code, stderr = cli("upscale", src, tmp_path / "out.mkv", "--weights", espcn_weights[2])
+    assert code == 0, stderr
+    assert "#1 video (h264 48x32) copied as it is, not upscaled: vsr upscales the first video stream only" in stderr
+    with av.open(str(tmp_path / "out.mkv")) as result:
+        assert [(s.codec_context.width, s.codec_context.height) for s in result.streams.video] == [(64, 48), (48, 32)]

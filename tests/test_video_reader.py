@@ -103,3 +103,71 @@ def test_header_only_y4m_has_no_frames(tmp_path):
     clip.write_bytes(b"YUV4MPEG2 W32 H24 F25:1 Ip A1:1 C420jpeg\n")
     _, items = read_all(clip)
     assert items == []
+
+
+def write_cover_art_mp3(path):
+    """An MP3 with an embedded cover picture: a video stream to FFmpeg (attached_pic), no video."""
+    import numpy as np
+
+    with av.open(str(path), "w") as out:
+        sound = out.add_stream("libmp3lame" if "libmp3lame" in av.codecs_available else "mp3", rate=44100)
+        sound.layout = "mono"
+        cover = out.add_stream("mjpeg")
+        cover.width, cover.height, cover.pix_fmt = 16, 16, "yuvj420p"
+        cover.disposition = av.stream.Disposition.attached_pic
+        picture = av.VideoFrame.from_ndarray(np.zeros((16, 16, 3), np.uint8), format="rgb24").reformat(format="yuvj420p")
+        for packet in cover.encode(picture) + cover.encode(None):
+            out.mux(packet)
+        fmt = sound.codec_context.format.name
+        dtype = {"s16": np.int16, "s32": np.int32, "flt": np.float32}[fmt.rstrip("p")]
+        samples = np.zeros((1, 1152 * 8), dtype)
+        frame = av.AudioFrame.from_ndarray(samples, format=fmt, layout="mono")
+        frame.sample_rate = 44100
+        for packet in sound.encode(frame) + sound.encode(None):
+            out.mux(packet)
+    return path
+
+
+def test_cover_art_is_named_as_such_not_as_a_video_stream(tmp_path):
+    path = write_cover_art_mp3(tmp_path / "song.mp3")
+    with pytest.raises(InputError, match=r"song.mp3: no video stream \(streams: audio, cover picture\)$"):
+        read_all(path)
+
+
+@pytest.mark.parametrize("header", [b"YUV4MPEG2 W32 Hxx F25:1\n", b"YUV4MPEG2 W0 H24 F25:1\n"])
+def test_bad_y4m_header_says_so(tmp_path, header):
+    path = tmp_path / "bad.y4m"
+    path.write_bytes(header + b"FRAME\n" + bytes(1200))
+    with pytest.raises(InputError) as info:
+        read_all(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: bad y4m header (") and "busy" not in message.lower()
+
+
+def damaged_h264(tmp_path):
+    """A 40-frame H.264 clip with six bytes of its pictures flipped: it decodes to the end (the
+    decoder conceals what it cannot read), the kind of damage that passed without a word."""
+    import numpy as np
+
+    clip = write_clip(tmp_path / "clean.mp4", frames=40, width=160, height=120)
+    data = clip.read_bytes()
+    start = data.find(b"mdat") + 2000
+    for seed in range(20):
+        damaged = bytearray(data)
+        for offset in np.random.default_rng(seed).integers(start, len(data) - 2000, 6):
+            damaged[offset] ^= 0x55
+        path = tmp_path / f"damaged{seed}.mp4"
+        path.write_bytes(bytes(damaged))
+        try:
+            read_all(path)
+        except InputError:
+            continue  # damage the decoder refuses outright: not the case under test
+        return clip, path
+    pytest.skip("no light damage found that the decoder goes through")
+
+
+def test_frames_with_decode_errors_are_counted(tmp_path):
+    clean, damaged = damaged_h264(tmp_path)
+    assert read_all(clean)[0].frames_damaged == 0
+    reader, items = read_all(damaged)
+    assert 0 < reader.frames_damaged <= len(items)

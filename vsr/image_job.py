@@ -21,6 +21,8 @@ from .imaging.image_io import IMAGE_EXTENSIONS, is_image_path, read_image, write
 from .imaging.luma_sr import upscale_image
 
 RECORD_NAME = ".vsr-folder-job.jsonl"
+# Names a user gives videos: a folder named so was most likely meant as a video file.
+_VIDEO_LIKE = frozenset({".mp4", ".mkv", ".mov", ".avi", ".webm", ".y4m", ".m4v", ".ts", ".mpg", ".mpeg", ".flv", ".wmv"})
 
 
 def _output_format(target: Path) -> str:
@@ -41,7 +43,7 @@ def _folder_pairs(source: Path, target: Path) -> list[tuple[Path, Path]]:
     make one output or an output would replace an input."""
     files = sorted(p for p in source.iterdir() if p.is_file() and is_image_path(p))
     if not files:
-        what = " (it is a folder, not a video file)" if not is_image_path(source) and source.suffix else ""
+        what = " (it is a folder, not a video file)" if source.suffix.lower() in _VIDEO_LIKE else ""
         raise InputError(f"{source}: no images found{what}")
     if target.exists() and not target.is_dir():
         raise OutputError(f"{target}: exists and is not a directory")

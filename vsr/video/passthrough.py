@@ -153,6 +153,9 @@ def plan_carried_streams(streams, output, format_name: str) -> CarryPlan:
             target = output.add_stream_from_template(stream)
             copy_stream_settings(stream, target)
             plan.routes[stream.index] = CopyRoute(stream, target)
+            if stream.type == "video" and not stream.disposition & av.stream.Disposition.attached_pic:
+                size = f" {stream.codec_context.width}x{stream.codec_context.height}" if stream.codec_context.width else ""
+                plan.notes.append(f"{label} ({codec}{size}) copied as it is, not upscaled: vsr upscales the first video stream only")
             continue
         if format_name == "yuv4mpegpipe":
             plan.notes.append(f"{label} ({codec or 'unknown'}) dropped: y4m holds only the picture")

@@ -23,7 +23,7 @@ import av
 import av.error
 
 from ..errors import InputError
-from .ffmpeg_log import reason
+from .ffmpeg_log import last_message, reason
 
 STDIO = "-"
 Y4M = "yuv4mpegpipe"
@@ -93,6 +93,7 @@ class VideoReader:
         self._log = log
         self._sniffer = None
         self.frames_read = 0
+        self.frames_damaged = 0  # decoded with errors the decoder concealed (damaged input)
         self._log_start = len(log) if log is not None else 0
         self.container = self._open()
         try:
@@ -117,15 +118,26 @@ class VideoReader:
                 raise InputError(f"{path}: empty file")
             return av.open(str(path), "r", metadata_errors="replace")
         except av.error.FFmpegError as exc:
+            if self._starts_like_y4m():  # FFmpeg's error code says little here ("Device or resource busy")
+                raise InputError(f"{self.name}: bad y4m header ({last_message(self._log) or reason(exc)})") from None
             what = "not a y4m stream" if self.source == STDIO else "not a video file FFmpeg can read"
             raise InputError(f"{self.name}: {what} ({reason(exc, self._log)})") from None
         except OSError as exc:
             raise InputError(f"{self.name}: cannot read ({exc.strerror or exc})") from None
 
+    def _starts_like_y4m(self) -> bool:
+        try:
+            head = self._sniffer.head if self._sniffer is not None else _read_head(self.source)
+        except OSError:
+            return False
+        return head.startswith(b"YUV4MPEG2")
+
     def _pick_video_stream(self):
-        videos = [s for s in self.container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+        cover = av.stream.Disposition.attached_pic
+        videos = [s for s in self.container.streams.video if not s.disposition & cover]
         if not videos:
-            kinds = sorted({s.type for s in self.container.streams}) or ["none"]
+            # A cover picture is a video stream to FFmpeg, but not a video to upscale.
+            kinds = sorted({"cover picture" if s.type == "video" else s.type for s in self.container.streams}) or ["none"]
             raise InputError(f"{self.name}: no video stream (streams: {', '.join(kinds)})")
         stream = videos[0]
         if stream.codec_context is None:
@@ -185,10 +197,12 @@ class VideoReader:
                     if is_video:
                         for frame in self.video.decode(None):
                             self.frames_read += 1
+                            self.frames_damaged += frame.is_corrupt
                             yield frame
                 elif is_video:
                     for frame in self.video.decode(packet):
                         self.frames_read += 1
+                        self.frames_damaged += frame.is_corrupt
                         yield frame
                 else:
                     yield packet
