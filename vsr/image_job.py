@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .backends.base import Runner
 from .errors import InputError, OutputError
-from .files import atomic_write, check_target, claim_output, same_file, sha256_file
+from .files import atomic_write, check_target, claim_output, sha256_file
 from .imaging.image_io import IMAGE_EXTENSIONS, is_image_path, read_image, write_image
 from .imaging.luma_sr import upscale_image
 
@@ -53,10 +53,20 @@ def _folder_pairs(source: Path, target: Path) -> list[tuple[Path, Path]]:
         if out in by_output:
             raise OutputError(f"{out}: both {by_output[out].name} and {src.name} would be written there; rename one of them")
         by_output[out] = src
+    inputs = {_file_id(p) for p in files}
     for src, out in pairs:
-        if any(same_file(out, other) for other in files):
+        if _file_id(out) in inputs:
             raise OutputError(f"{out}: is an input; write the output into another folder")
     return pairs
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    """What makes a file the same file whatever its name (links, other spellings); None if absent."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 class _Record:
