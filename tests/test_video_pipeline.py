@@ -222,3 +222,39 @@ def test_a_caller_can_say_the_rate_is_variable_for_the_whole_file(tmp_path, vari
     with av.open(str(tmp_path / "b.mp4")) as container:
         packets = [p for p in container.demux(video=0) if p.size]
     assert any(p.dts < p.pts for p in packets) == reorders
+
+
+def _rgb_clip(path, width=48, height=12):
+    bands = np.repeat(np.array(COLOURS, np.uint8)[None], height, 0).repeat(width // len(COLOURS), 1)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("png", rate=25)
+        stream.width, stream.height, stream.pix_fmt = bands.shape[1], height, "rgb24"
+        for i in range(2):
+            frame = av.VideoFrame.from_ndarray(bands, format="rgb24")
+            frame.pts = i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("dst_name, codec", [("b.mp4", None), ("b.mov", None), ("b.mp4", "libx265")])
+def test_rgb_input_to_h264_or_hevc_in_mp4_or_mov_is_playable_420_with_a_note(tmp_path, dst_name, codec):
+    src = _rgb_clip(tmp_path / "a.mov")
+    result, warnings = upscale(src, tmp_path / dst_name, **({"codec": codec} if codec else {}))
+    assert result.pix_fmt == "yuv420p" and probe(tmp_path / dst_name)["pix_fmt"] == "yuv420p"
+    assert len(warnings) == 1 and "RGB input written as yuv420p" in warnings[0] and "--pix-fmt yuv444p" in warnings[0]
+    # --pix-fmt still wins; other containers keep full-resolution colour.
+    result, _ = upscale(src, tmp_path / "c.mp4", pix_fmt="yuv444p")
+    assert result.pix_fmt == "yuv444p"
+    result, warnings = upscale(src, tmp_path / "d.mkv")
+    assert result.pix_fmt == "yuv444p" and warnings == []
+
+
+@pytest.mark.parametrize("height, tags", [(288, (6, 6, 6, 1)), (576, (5, 6, 6, 1)), (720, (1, 1, 1, 1))])
+def test_untagged_input_is_tagged_as_vsr_read_it(tmp_path, height, tags):
+    # Untagged SD read as BT.601 and upscaled to HD size: players would take the output for BT.709
+    # and shift its colours, unless it says what it is.
+    src = write_clip(tmp_path / "a.mkv", width=16, height=height, frames=1)
+    assert probe(src)["color"] == (2, 2, 2, 0)
+    upscale(src, tmp_path / "b.mkv")
+    assert probe(tmp_path / "b.mkv")["color"] == tags

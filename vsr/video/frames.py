@@ -173,6 +173,32 @@ def plan_input(frame: av.VideoFrame, source: str = "input") -> InputPlan:
     )
 
 
+# Colour primaries and transfer tags (FFmpeg's AVColorPrimaries / AVColorTransferCharacteristic).
+PRI_BT709, PRI_UNSPECIFIED, PRI_BT470BG, PRI_SMPTE170M = 1, 2, 5, 6
+TRC_BT709, TRC_UNSPECIFIED, TRC_SMPTE170M = 1, 2, 6
+_UNSPECIFIED = 2
+
+
+def output_tags(frame: av.VideoFrame, plan: InputPlan) -> tuple[int, int, int, int]:
+    """(primaries, transfer, matrix, range) the output is tagged with: the input's where it names
+    them; for an untagged input, what vsr (and players) assumed reading it: BT.709 above 576 lines,
+    BT.601 at and below (PAL primaries at 576 lines, SMPTE 170M below), limited range unless the
+    format is full-range. Written out because the output is larger: left untagged, a 720p output
+    of an SD input would be taken for BT.709 by players and its colours would shift."""
+    hd = frame.height > 576
+    primaries = frame.color_primaries
+    if primaries == PRI_UNSPECIFIED:
+        primaries = PRI_BT709 if hd else (PRI_BT470BG if frame.height == 576 else PRI_SMPTE170M)
+    trc = frame.color_trc
+    if trc == TRC_UNSPECIFIED:
+        trc = TRC_BT709 if hd else TRC_SMPTE170M
+    space = plan.colorspace
+    if space == SPACE_UNSPECIFIED and plan.layout.pix_fmt.startswith("yuv"):
+        space = SPACE_BT709 if hd else SPACE_SMPTE170M
+    color_range = plan.color_range if plan.color_range != RANGE_UNSPECIFIED else RANGE_LIMITED
+    return primaries, trc, space, color_range
+
+
 def _plane_view(plane, dtype: np.dtype) -> np.ndarray:
     """A (height, width) numpy view of one plane, without the line padding."""
     rows = np.frombuffer(plane, dtype=dtype)

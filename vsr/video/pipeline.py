@@ -38,7 +38,7 @@ from ..errors import ConfigError, InputError
 from .chroma import ChromaUpscaler
 from .ffmpeg_log import captured_ffmpeg_log
 from .chain_stage import QUEUE_FRAMES, ChainStage
-from .frames import InputPlan, PixelLayout, display_matrix, frame_from_codes, luma_from_model, luma_to_model, make_frame, plan_input, read_codes, read_planes
+from .frames import InputPlan, PixelLayout, display_matrix, frame_from_codes, luma_from_model, luma_to_model, make_frame, output_tags, plan_input, read_codes, read_planes
 from ..files import check_target, claim_output, commit, create_temp, remove_temp
 from .reader import VideoReader
 from .stages import StageTimes
@@ -395,7 +395,8 @@ class _Job:
         info, facts, s = self.reader.info, self.first, self.runner.scale
         out_w, out_h = s * facts.width, s * facts.height
         in_layout = facts.plan.layout
-        out_layout, note = choose_layout(self.encoder, in_layout, out_w, out_h, self.pix_fmt)
+        rgb = facts.plan.rgb_read is not None
+        out_layout, note = choose_layout(self.encoder, in_layout, out_w, out_h, self.pix_fmt, self.format_name, rgb_source=rgb)
         spec = VideoSpec(
             width=out_w,
             height=out_h,
@@ -452,7 +453,9 @@ class _Job:
             frame = item
             if self.first is None:
                 plan = plan_input(frame, reader.name)
-                self.first = _FirstFrame(plan, frame.width, frame.height, frame.color_primaries, frame.color_trc, display_matrix(frame))
+                primaries, trc, space, color_range = output_tags(frame, plan)  # untagged: what vsr assumed
+                plan = replace(plan, colorspace=space, color_range=color_range)
+                self.first = _FirstFrame(plan, frame.width, frame.height, primaries, trc, display_matrix(frame))
             elif (frame.width, frame.height) != (self.first.width, self.first.height):
                 raise InputError(
                     f"{reader.name}: the picture size changes at frame {self.frames_out + len(window)} "

@@ -162,8 +162,27 @@ def _size_ok(encoder: Encoder, layout: PixelLayout, width: int, height: int) -> 
     return not (sx and width % 2) and not (sy and height % 2)
 
 
-def choose_layout(encoder: Encoder, source: PixelLayout, width: int, height: int, requested: str | None = None) -> tuple[PixelLayout, str | None]:
-    """The output layout (the input's when the encoder takes it) and a note when it differs."""
+# H.264/HEVC in MP4/MOV is played (browsers, phones, QuickTime, hardware decoders) at 4:2:0 only;
+# 4:4:4 there needs the High 4:4:4 / RExt profiles few players have. RGB input (screen captures,
+# PNG/TIFF sequences, raw RGB) would otherwise come out 4:4:4.
+_PLAYABLE_420_FORMATS = ("mp4", "mov")
+_PLAYABLE_420_ENCODERS = {"libx264", "libx265", "h264_nvenc", "hevc_nvenc"}
+
+
+def choose_layout(
+    encoder: Encoder,
+    source: PixelLayout,
+    width: int,
+    height: int,
+    requested: str | None = None,
+    format_name: str | None = None,
+    rgb_source: bool = False,
+) -> tuple[PixelLayout, str | None]:
+    """The output layout (the input's when the encoder takes it) and a note when it differs.
+
+    ``rgb_source``: the input was RGB (read as 4:4:4 YCbCr); written as H.264/HEVC into MP4/MOV it
+    becomes the widely playable 4:2:0, with a note; ``requested`` (--pix-fmt) still wins.
+    """
     if requested:
         layout = PixelLayout.from_pix_fmt(requested, source.full_range)
         if layout is None:
@@ -173,6 +192,12 @@ def choose_layout(encoder: Encoder, source: PixelLayout, width: int, height: int
         if not _size_ok(encoder, layout, width, height):
             raise ConfigError(f"{encoder.name} cannot encode {requested} at {width}x{height} (odd size); use yuv444p")
         return layout, None
+    if rgb_source and format_name in _PLAYABLE_420_FORMATS and encoder.name in _PLAYABLE_420_ENCODERS:
+        for bits in dict.fromkeys([source.bits, 10, 8]):
+            layout = PixelLayout(bits, (1, 1), source.full_range)
+            if layout.pix_fmt in encoder.pix_fmts and _size_ok(encoder, layout, width, height):
+                return layout, (f"RGB input written as {layout.pix_fmt}, the 4:2:0 that players take in {format_name} "
+                                f"(--pix-fmt {source.pix_fmt} keeps full-resolution colour)")
     shifts = [source.chroma_shift, (1, 1), (1, 0), (0, 0)]
     deeper = [b for b in _BITS if b > source.bits]
     shallower = [b for b in reversed(_BITS) if b < source.bits]
