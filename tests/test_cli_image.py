@@ -64,6 +64,11 @@ def test_folder_in_folder_out_keeps_names_as_png(tmp_path, espcn_weights, cli):
     code, err = cli("upscale", src, tmp_path / "out", "--scale", "2", "--weights", espcn_weights[2])
     assert code == 0, err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png"]
+    # A folder whose parents do not exist yet is made, parents and all.
+    code, err = cli("upscale", src, tmp_path / "new" / "deeper" / "out", "--scale", "2", "--weights", espcn_weights[2])
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "new" / "deeper" / "out").iterdir()) == ["a.png", "b.png"]
+    assert sorted(p.name for p in (tmp_path / "new" / "deeper").iterdir()) == ["out"]  # no lock file left
 
 
 def test_upscaled_flat_image_stays_flat_in_colour(tmp_path, espcn_weights, cli):

@@ -194,13 +194,14 @@ def upscale_image_folder(
     """
     source, target = Path(source), Path(target)
     settings = {**(settings or {}), "scale": runner.scale}
+    _folder_plan(source, target, overwrite, settings)  # every refusal, before a folder is made
+    target.mkdir(parents=True, exist_ok=True)
     with claim_output(target) as claim:
         if claim.removed and note:
             note(_stale_note(claim.removed))
-        todo, kept, record = _folder_plan(source, target, overwrite, settings)
+        todo, kept, record = _folder_plan(source, target, overwrite, settings)  # again: no other run can change it now
         if kept and note:
             note(f"resuming an interrupted job: {len(kept)} of {len(kept) + len(todo)} images were done before (checked), {len(todo)} to do")
-        target.mkdir(parents=True, exist_ok=True)
         record.start(keep=bool(kept))
         for i, (src, out) in enumerate(todo):
             src_sha = sha256_file(src)
