@@ -251,7 +251,8 @@ class _HostCheck:
             self.loopback = False
         self.names = {name} | (_LOOPBACK_NAMES if self.loopback or self.wildcard else set())
         if self.wildcard:
-            self.names |= {socket.gethostname().lower(), socket.getfqdn().lower()}
+            machine = socket.gethostname().lower()
+            self.names |= {machine, f"{machine}.local", socket.getfqdn().lower()}
 
     def allows(self, header: str | None) -> bool:
         match = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[^:\[\]\s]+)(?::(\d{1,5}))?", (header or "").strip())
@@ -315,7 +316,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Whether the request may go on; if not, a 403 has been sent."""
         host = self.headers.get("Host")
         if not self.server.host_check.allows(host):
-            self._send(HTTPStatus.FORBIDDEN, "text/plain", b"this server answers only to its own address (Host)\n")
+            self._send(HTTPStatus.FORBIDDEN, "text/plain", b"this server answers only to its own address (Host): open it by its IP address or localhost\n")
             return False
         origin = self.headers.get("Origin")
         if origin is not None and origin.lower() != f"http://{host.strip().lower()}":
