@@ -99,7 +99,9 @@ HEADER_CASES = {
     "features_int": ({"scale": "2", "config": '{"features": 5}'}, "features must be a list of 2"),
     "features_negative": ({"scale": "2", "config": '{"features": [-1, 32]}'}, "integer from 1 to"),
     "features_float": ({"scale": "2", "config": '{"features": [64.5, 32]}'}, "integer from 1 to"),
+    "features_6000": ({"scale": "2", "config": '{"features": [6000, 6000]}'}, "integer from 1 to"),
     "features_huge": ({"scale": "2", "config": '{"features": [100000, 100000]}'}, "integer from 1 to"),
+    "activation_number": ({"scale": "2", "config": '{"activation": 5}'}, "activation must be a string"),
     "features_large": ({"scale": "2", "config": '{"features": [1000, 1000]}'}, "do not fit espcn x2"),
     "unknown_setting": ({"scale": "2", "config": '{"depth": 3}'}, "no setting depth"),
 }
