@@ -79,5 +79,5 @@ def test_ctrl_c_stops_the_run_and_the_same_command_finishes_it(tmp_path):
 
     rerun = subprocess.run(command[:-1], cwd=REPO, env=env, capture_output=True, timeout=300, check=False)
     assert rerun.returncode == 0, rerun.stderr.decode()
-    assert f"({len(done) - finished} segments on local Ray: 1 node, 2 CPUs, {finished} done before" in rerun.stderr.decode()
+    assert f"; {len(done) - finished} segments on local Ray: 1 node, 2 CPUs, {finished} done before" in rerun.stderr.decode()
     assert probe(target)["frames"] == 64 and leftovers(tmp_path, {"a.mkv", "b.mkv"}) == []

@@ -17,15 +17,29 @@ still running are cancelled; the parts already done stay done.
 Resources: each task asks for ``threads`` CPUs (default 1) and uses that many inference threads;
 it asks for one GPU when the settings name a GPU backend or device, or, with ``--backend auto``,
 when the cluster has GPUs.
+
+Tasks import the vsr installed where they run, whatever the driver's working directory: Ray puts
+the driver's working directory first on its workers' ``sys.path`` (so that scripts' own modules
+are found), where a folder named ``vsr`` (a checkout's parent, say) would shadow the package. The
+job is given an empty ``working_dir`` instead, which Ray puts there in its place.
+
+A local Ray started here is stopped when the ``with`` block ends, for any reason, and, through a
+small watchdog process (:mod:`vsr.cluster.ray_reaper`), also when this process dies without
+running any code (SIGKILL), where Ray's own fate sharing leaves its agents running for minutes.
 """
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
+import subprocess
 import sys
+import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 from ..errors import ClusterError, ConfigError, VsrError
@@ -37,6 +51,7 @@ except ImportError:  # optional: pip install vsr[cluster]
     raise ConfigError("--cluster needs Ray: pip install 'vsr[cluster]'") from None
 
 from ..backends.base import first_line
+from . import ray_reaper
 from .task import SegmentJob, SegmentOutcome, run_segment
 
 #: How many times a segment whose worker died is run again (on any node) before the run stops.
@@ -46,6 +61,7 @@ LOCAL = "local"
 _REPORT_S = 0.5
 _POLL_S = 0.5
 _CONNECT_TIMEOUT_S = 10.0
+_KEPT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 _SYSTEM_FAILURES = (
     ray.exceptions.WorkerCrashedError,
     ray.exceptions.NodeDiedError,
@@ -92,26 +108,37 @@ class RayCluster:
     def __init__(self, address: str | None = LOCAL):
         self.address = address or LOCAL
         self._started = False
+        self._reaper: subprocess.Popen | None = None
 
     def __enter__(self) -> RayCluster:
         if ray.is_initialized():
             return self
         options = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False}
         try:
-            if self.address == LOCAL:
-                # address="local": a new instance even where `ray start` runs one (RAY_ADDRESS too).
-                ray.init(address=LOCAL, num_cpus=os.cpu_count() or 1, **options)
-            else:
-                _check_reachable(self.address)
-                ray.init(address=self.address, **options)
+            with tempfile.TemporaryDirectory(prefix="vsr-ray-job-") as empty, _keeping_signal_handlers():
+                if _adds_working_directory(self.address):
+                    options["runtime_env"] = {"working_dir": empty}  # uploaded by ray.init, not needed after
+                if self.address == LOCAL:
+                    # address="local": a new instance even where `ray start` runs one (RAY_ADDRESS too).
+                    ray.init(address=LOCAL, num_cpus=os.cpu_count() or 1, **options)
+                else:
+                    _check_reachable(self.address)
+                    ray.init(address=self.address, **options)
         except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
             raise ClusterError(f"cannot connect to the Ray cluster at {self.address}: {first_line(exc)}") from None
         self._started = True
+        if self.address == LOCAL:
+            self._reaper = _start_reaper()
         return self
 
     def __exit__(self, *exc) -> None:
         if self._started:
             ray.shutdown()
+        if self._reaper is not None:
+            try:
+                self._reaper.communicate(ray_reaper.DONE, timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                self._reaper.kill()
 
     def resources(self) -> dict:
         return ray.cluster_resources()
@@ -174,6 +201,46 @@ class RayCluster:
             if bar is not None:
                 bar.close()
             ray.kill(progress)
+
+
+@contextmanager
+def _keeping_signal_handlers() -> Iterator[None]:
+    """Put back this program's handlers of SIGTERM and SIGHUP after ``ray.init``: Ray's core
+    replaces them with its own, which prints a stack dump and aborts, so ``kill`` or a closed
+    terminal would skip every clean-up (the CLI handles them as Ctrl-C)."""
+    if threading.current_thread() is not threading.main_thread():  # only it can have set them
+        yield
+        return
+    kept = {sig: signal.getsignal(sig) for sig in _KEPT_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in kept.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+
+
+def _adds_working_directory(address: str) -> bool:
+    """Whether Ray would put this process's working directory on its workers' ``sys.path``: not
+    for Ray Client (``ray://``), nor in a job submitted with its own runtime environment."""
+    return not address.startswith("ray://") and "RAY_JOB_CONFIG_JSON_ENV_VAR" not in os.environ
+
+
+def _start_reaper() -> subprocess.Popen | None:
+    """The watchdog that stops the local Ray if this process dies (Linux); None where it cannot run."""
+    # The node's processes (GCS, raylet, dashboard, monitors): Ray has no public call for them.
+    node = getattr(ray._private.worker, "_global_node", None)
+    processes = getattr(node, "all_processes", None) or {}
+    pids = [info.process.pid for infos in processes.values() for info in infos if info.process is not None]
+    if not sys.platform.startswith("linux") or not pids:
+        return None
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-I", ray_reaper.__file__, *map(str, pids)],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+    except OSError:
+        return None
 
 
 def _check_reachable(address: str) -> None:

@@ -23,10 +23,12 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, OutputError
+from ..files import claim_output
 from ..video.output_file import check_target
 from ..video.writer import Y4M, choose_encoder, output_format
 from .inputs import VideoPair, list_videos
@@ -227,39 +229,48 @@ def upscale_cluster(
         if not work_folder(pair.target).exists():
             check_target(pair.target, overwrite, str(pair.source))
     fingerprint = {**settings.fingerprint(), "segment_frames": segment_frames, "segment_seconds": segment_seconds}
-    # Planning reads every input: a file that is not a video is refused here, before Ray starts.
-    videos = [_open_video(n, pair, fingerprint, overwrite, segment_frames, segment_seconds) for n, pair in enumerate(pairs)]
-    for video in videos:
-        for note in video.manifest.notes if not video.joined else []:
-            warn(note)
-        for line in video.redone:
-            warn(line)
-    with RayCluster(address) as cluster:
-        jobs = [job for video in videos if not video.joined for job in video.jobs(settings)]
-        seen_warnings: set[str] = set()
-        hosts: set[str] = set()
-
-        def done(job: SegmentJob, outcome: SegmentOutcome) -> None:
-            video = videos[job.video]
-            hosts.add(outcome.host)
-            video.record(outcome)
-            for line in outcome.warnings:
-                if line not in seen_warnings:
-                    seen_warnings.add(line)
-                    warn(line)
-            if on_segment is not None:
-                on_segment(job.video, job.segment.index)
-            if video.ready():
-                video.join(warn)
-
-        if jobs:
-            total = sum(r.segment.packets for v in videos if not v.joined for r in v.manifest.segments)
-            done_frames = sum(r.frames or 0 for v in videos if not v.joined for r in v.manifest.segments if r.state == DONE)
-            cluster.run(jobs, done, total, done_frames, quiet)
+    with ExitStack() as claims:
+        # Held to the end: a second run into one of these outputs is refused at once instead of
+        # mixing into this one's work folder; a claim also removes the temporary files that a
+        # killed run left beside its output (a join cut short).
+        for pair in pairs:
+            claim = claims.enter_context(claim_output(pair.target))
+            if claim.removed:
+                names = ", ".join(p.name for p in claim.removed)
+                warn(f"removed {len(claim.removed)} temporary file{'s' * (len(claim.removed) != 1)} of an earlier run that was killed ({names})")
+        # Planning reads every input: a file that is not a video is refused here, before Ray starts.
+        videos = [_open_video(n, pair, fingerprint, overwrite, segment_frames, segment_seconds) for n, pair in enumerate(pairs)]
         for video in videos:
-            if video.ready():
-                video.join(warn)
-        description = cluster.describe()
-    for video in videos:
-        shutil.rmtree(work_folder(video.pair.target), ignore_errors=True)
-    return ClusterResult([v.result for v in videos], description, time.perf_counter() - start, sorted(hosts))
+            for note in video.manifest.notes if not video.joined else []:
+                warn(note)
+            for line in video.redone:
+                warn(line)
+        with RayCluster(address) as cluster:
+            jobs = [job for video in videos if not video.joined for job in video.jobs(settings)]
+            seen_warnings: set[str] = set()
+            hosts: set[str] = set()
+
+            def done(job: SegmentJob, outcome: SegmentOutcome) -> None:
+                video = videos[job.video]
+                hosts.add(outcome.host)
+                video.record(outcome)
+                for line in outcome.warnings:
+                    if line not in seen_warnings:
+                        seen_warnings.add(line)
+                        warn(line)
+                if on_segment is not None:
+                    on_segment(job.video, job.segment.index)
+                if video.ready():
+                    video.join(warn)
+
+            if jobs:
+                total = sum(r.segment.packets for v in videos if not v.joined for r in v.manifest.segments)
+                done_frames = sum(r.frames or 0 for v in videos if not v.joined for r in v.manifest.segments if r.state == DONE)
+                cluster.run(jobs, done, total, done_frames, quiet)
+            for video in videos:
+                if video.ready():
+                    video.join(warn)
+            description = cluster.describe()
+        for video in videos:
+            shutil.rmtree(work_folder(video.pair.target), ignore_errors=True)
+        return ClusterResult([v.result for v in videos], description, time.perf_counter() - start, sorted(hosts))

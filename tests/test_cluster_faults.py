@@ -1,0 +1,168 @@
+"""A --cluster run killed (SIGKILL) at each stage, then rerun: the output is the plain run's.
+
+One chain of runs of the command line, each killed at an observable point, and a last one that
+finishes:
+
+1. after planning (the work folder's manifest is written, no segment done yet);
+2. mid-segment (the manifest records one segment done, others are running);
+3. during the join (half the joined file is written: a test-side patch of the join, in the driver
+   script below, pauses there and says so);
+4. to the end: frame count, every PTS, every stream as the plain run's; pictures bit-identical (ffv1).
+
+The runs start from a folder that holds a folder named ``vsr`` (as a checkout's parent does), which
+must not shadow the installed package in the tasks (issue 20, item 13), and after each kill every
+process of the local Ray that run started must be gone within seconds (item 14).
+Takes about a minute on 2 cores (four local Ray starts).
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import REPO
+from tests.video_clips import luma_planes, probe, write_clip
+
+pytest.importorskip("ray", reason="the --cluster tests need Ray: pip install 'vsr[cluster]'")
+
+FRAMES, SEGMENT = 24, 6
+
+DRIVER = '''\
+import os, sys, time
+del sys.path[0]  # this folder holds a folder named vsr: the package must come from the install
+pause = os.environ.get("VSR_TEST_PAUSE_JOIN")
+if pause:  # the test's patch: halfway through writing the joined file, say so and wait to be killed
+    from vsr.cluster import join
+    packets = join._Parts.packets
+    def paused(self):
+        for n, packet in enumerate(packets(self)):
+            if n == self.count // 2:
+                open(pause, "w").close()
+                time.sleep(600)
+            yield packet
+    join._Parts.packets = paused
+from vsr.cli.main import main
+sys.exit(main())
+'''
+
+
+def descendants(pid: int) -> dict[int, bytes]:
+    """Living descendants of ``pid``: pid -> the start time field of /proc/PID/stat."""
+    children: dict[int, list[int]] = {}
+    stats = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                stat = Path(f"/proc/{name}/stat").read_bytes()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(b")") + 2 :].split()
+            stats[int(name)] = fields
+            children.setdefault(int(fields[1]), []).append(int(name))
+    found, stack = {}, [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found[child] = stats[child][19]
+            stack.append(child)
+    return found
+
+
+def alive(processes: dict[int, bytes]) -> list[int]:
+    living = []
+    for pid, started in processes.items():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_bytes()
+        except OSError:
+            continue
+        fields = fields[fields.rindex(b")") + 2 :].split()
+        if fields[0] not in (b"Z", b"X") and fields[19] == started:
+            living.append(pid)
+    return living
+
+
+class Chain:
+    def __init__(self, folder: Path, source: Path, target: Path):
+        self.folder, self.source, self.target = folder, source, target
+        self.manifest = target.with_name(target.name + ".vsr-parts") / "manifest.json"
+
+    def start(self, **env) -> subprocess.Popen:
+        command = [sys.executable, "drive.py", "upscale", str(self.source), str(self.target), "--cluster",
+                   "--segment-frames", str(SEGMENT), "--backend", "torch", "--codec", "ffv1", "--quiet"]
+        environ = {**os.environ, "PYTHONWARNINGS": "ignore", "PYTHONPATH": "", **env}
+        return subprocess.Popen(command, cwd=self.folder, env=environ, stderr=subprocess.PIPE)
+
+    def states(self) -> list[str]:
+        try:
+            return [s["state"] for s in json.loads(self.manifest.read_text())["segments"]]
+        except (OSError, ValueError, KeyError):
+            return []
+
+    def kill_when(self, run: subprocess.Popen, ready, what: str) -> None:
+        deadline = time.monotonic() + 120
+        while not ready():
+            assert run.poll() is None, f"the run ended before {what}: {run.stderr.read().decode()}"
+            assert time.monotonic() < deadline, f"no {what} in 120 s"
+            time.sleep(0.02)
+        ray = descendants(run.pid)
+        run.send_signal(signal.SIGKILL)
+        run.communicate(timeout=30)
+        deadline = time.monotonic() + 20  # the watchdog's grace is 2 s, then SIGKILL
+        while alive(ray) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert alive(ray) == [], f"processes of the killed run's Ray still running 20 s after {what}"
+        assert not self.target.exists()
+
+
+def test_a_run_killed_after_planning_mid_segment_and_in_the_join_resumes_to_the_plain_output(tmp_path):
+    from vsr.api import prepare_runner
+    from vsr.video import upscale_video
+
+    source = write_clip(tmp_path / "clip.mkv", frames=FRAMES, width=64, height=48, gop=SEGMENT, audio="aac")
+    plain = tmp_path / "plain.mkv"
+    upscale_video(source, plain, prepare_runner("espcn", 2, backend="torch"), codec="ffv1", quiet=True)
+    folder = tmp_path / "home"
+    (folder / "vsr").mkdir(parents=True)  # a folder named like the package, as in a checkout's parent
+    (folder / "drive.py").write_text(DRIVER)
+    chain = Chain(folder, source, tmp_path / "out.mkv")
+
+    chain.kill_when(chain.start(), lambda: len(chain.states()) > 0, "planning")
+    assert set(chain.states()) == {"pending"}
+
+    chain.kill_when(chain.start(), lambda: 0 < chain.states().count("done") < len(chain.states()), "a segment done")
+    done = chain.states().count("done")
+    assert 0 < done < len(chain.states())
+
+    marker = tmp_path / "joining"
+    chain.kill_when(chain.start(VSR_TEST_PAUSE_JOIN=str(marker)), marker.exists, "the join halfway")
+    assert set(chain.states()) == {"done"}
+
+    last = chain.start()
+    _, stderr = last.communicate(timeout=300)
+    assert last.returncode == 0, stderr.decode()
+    assert "removed 1 temporary file of an earlier run that was killed (.out.mkv." in stderr.decode()  # the join's
+    a, b = probe(plain), probe(chain.target)
+    assert b["frames"] == FRAMES and b["pts"] == a["pts"]
+    for info in (a, b):
+        info["streams"][0].pop("payload_md5")  # ffv1 packets differ by encoder run; pictures must not
+    assert b == a  # every stream, timestamp, tag
+    for x, y in zip(luma_planes(plain), luma_planes(chain.target), strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mkv", "home", "joining", "out.mkv", "plain.mkv"]
+    assert sorted(p.name for p in folder.iterdir()) == ["drive.py", "vsr"]
+
+
+def test_a_second_run_into_the_same_output_is_refused_at_once(tmp_path):
+    from vsr.cluster import ClusterSettings, upscale_cluster
+    from vsr.errors import OutputError
+    from vsr.files import claim_output
+
+    source = write_clip(tmp_path / "clip.mkv", frames=8, width=32, height=24, gop=4)
+    with claim_output(tmp_path / "out.mkv"):  # as a first run holds it, for as long as it runs
+        with pytest.raises(OutputError, match="another vsr run"):
+            upscale_cluster(source, tmp_path / "out.mkv", ClusterSettings(backend="torch"), segment_frames=4, quiet=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mkv"]  # its work folder untouched: none made
