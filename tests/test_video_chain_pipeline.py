@@ -96,3 +96,22 @@ def test_rgb_input_stays_on_the_float_path(tmp_path, model):
     upscale_video(src, tmp_path / "chain.y4m", runner, quiet=True, warn=lambda _: None)
     assert runner.run_calls == 5 and runner.forward_calls == 0
     assert _digest(tmp_path / "chain.y4m") == _digest(tmp_path / "plain.y4m")
+
+
+def test_out_of_memory_in_the_ring_falls_back_to_the_float_path(tmp_path, model):
+    """A device out of memory while submitting a frame: the frames in flight are finished, the ring
+    is dropped and the rest go frame by frame through runner.run (which tiles on OOM). Same file."""
+    src = write_clip(tmp_path / "a.mkv", frames=9, width=30, height=20)
+    upscale_video(src, tmp_path / "plain.y4m", build_runner(model, TorchBackend()), quiet=True, warn=lambda _: None, batch=1)
+
+    class Exhausted(ChainCpuRunner):
+        def device_forward(self, x):
+            if self.forward_calls == 4:
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            return super().device_forward(x)
+
+    runner = Exhausted(model)
+    upscale_video(src, tmp_path / "chain.y4m", runner, quiet=True, warn=lambda _: None)
+    assert runner.forward_calls == 4  # frames 2-5 went through the chain, frame 6's submit failed
+    assert runner.run_calls == 1 + 4  # the proving frame, then frames 6-9 on the float path
+    assert _digest(tmp_path / "chain.y4m") == _digest(tmp_path / "plain.y4m")

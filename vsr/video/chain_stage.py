@@ -35,13 +35,17 @@ DEPTH = 4
 QUEUE_FRAMES = 8
 
 
+def _is_out_of_memory(exc: BaseException) -> bool:
+    return "out of memory" in str(exc).lower()
+
+
 @contextlib.contextmanager
 def _one_line_oom(shape):
-    """A device out of memory in the chain (whole frames, no tiling here) as one clear line."""
+    """A device out of memory while collecting (a copy back; rare) as one clear line."""
     try:
         yield
     except RuntimeError as exc:
-        if "out of memory" not in str(exc).lower():
+        if not _is_out_of_memory(exc):
             raise
         height, width = shape
         raise ConfigError(f"out of device memory running whole {width}x{height} frames through the frame chain ({first_line(exc)})") from None
@@ -81,6 +85,7 @@ class ChainStage:
         self._free: queue.SimpleQueue = queue.SimpleQueue()  # output arrays back from the encoder
         self._proven = False  # a frame went through runner.run (engine built, auto's trial passed)
         self._ring_tried = False
+        self.ring_out_of_memory = 0  # times the ring gave way to the float path for lack of memory
         self._in_shape: tuple[int, int] | None = None
 
     @staticmethod
@@ -150,14 +155,31 @@ class ChainStage:
             if item.codes and self.ring is not None:
                 if self.ring.full:
                     put(self._collect(in_layout, out_layout, measure))
-                with measure("sr"), _one_line_oom(item.luma.shape):
-                    self.ring.submit(item.luma, item.chroma, tag=item)
-                continue
+                try:
+                    with measure("sr"):
+                        self.ring.submit(item.luma, item.chroma, tag=item)
+                    continue
+                except RuntimeError as exc:  # torch.cuda.OutOfMemoryError is one
+                    if not _is_out_of_memory(exc):
+                        raise
+                # Whole frames do not fit beside the ring's buffers: finish what is in flight,
+                # free the ring, and go on frame by frame on the float path, whose tiler
+                # retries in smaller tiles. Nothing is lost or reordered.
+                self._drain(put, in_layout, out_layout, measure)
+                self._close_ring()
             self._drain(put, in_layout, out_layout, measure)  # keep the order
             with measure("sr"):
                 self._float_path(item, in_layout)
             self._proven = True
             put(item)
+
+    def _close_ring(self) -> None:
+        self.ring, self._ring_tried = None, True
+        self.ring_out_of_memory += 1
+        import torch  # only reached when a ring existed, so torch is loaded already
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
     def _drain(self, put, in_layout: PixelLayout, out_layout: PixelLayout, measure) -> None:
         while self.ring is not None and len(self.ring):
