@@ -118,7 +118,7 @@ def test_y4m_through_stdin_and_stdout(espcn_weights, tmp_path):
 
 def test_not_y4m_on_stdin_is_one_line(bad_runs):
     out, result = bad_runs["stdin not y4m"]
-    assert_one_line_error(result, "stdin: not a y4m stream")
+    assert_one_line_error(result, "stdin: not a video stream FFmpeg can read")
     assert result.stdout == b""
 
 

@@ -18,6 +18,7 @@ EXAMPLES = examples(
     ("vsr upscale photos/ big/ -q --report-json run.json", "a folder of images; no bar, the report also as JSON"),
     ("vsr upscale in.mp4 out.mp4 -v", "with decode/SR/encode times per frame after the report"),
     ("ffmpeg -i in.mov -f yuv4mpegpipe - | vsr upscale - - | ffplay -", "y4m through pipes"),
+    ("ffmpeg -i in.mov -c copy -f nut - | vsr upscale - - -f nut | ffmpeg -i - out.mkv", "NUT through pipes: timestamps and sound kept"),
     ("vsr upscale film.mkv film_x2.mkv --cluster", "segments in parallel on Ray (pip install 'vsr[cluster]')"),
 )
 
@@ -37,8 +38,8 @@ def add_parser(sub) -> None:
         formatter_class=HelpFormatter,
         epilog=EXAMPLES,
     )
-    p.add_argument("input", help="video file, image file, folder of images, or - (y4m on stdin)")
-    p.add_argument("output", help="output file (format from its extension), folder, or - (y4m on stdout)")
+    p.add_argument("input", help="video file, image file, folder of images, or - (stdin: y4m, NUT, Matroska, ... as FFmpeg probes it)")
+    p.add_argument("output", help="output file (format from its extension), folder, or - (stdout: y4m, or --format nut/matroska)")
     p.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar (warnings and the closing report line stay)")
     p.add_argument("-v", "--verbose", action="store_true",
@@ -53,6 +54,8 @@ def add_parser(sub) -> None:
                    "20.5 with libx264, libx265 and NVENC (default: the encoder's own: 23 for libx264, 28 for libx265, 31 for libvpx-vp9)")
     v.add_argument("--preset", default=None, help="encoder preset: speed against size, e.g. ultrafast, fast, medium, veryslow "
                    "(default: the encoder's own: medium for libx264 and libx265)")
+    v.add_argument("-f", "--format", dest="container_format", metavar="NAME",
+                   help="container for - (stdout): y4m, nut or matroska; NUT and Matroska carry timestamps and audio (default: y4m)")
     v.add_argument("--pix-fmt", default=None, help="output pixel format (default: the input's, when the codec takes it)")
     v.add_argument("--batch", type=int, default=None, metavar="N",
                    help="frames per model call (default: by frame size, up to 8 small frames, 1 large one)")
@@ -97,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--segment-frames and --segment-seconds go with --cluster")
     video_options = {}
     if not is_image_job(args.input):
-        video_options = {k: getattr(args, k) for k in ("codec", "crf", "preset", "pix_fmt", "batch") if getattr(args, k) is not None}
+        video_options = {k: getattr(args, k) for k in ("codec", "crf", "preset", "pix_fmt", "batch", "container_format") if getattr(args, k) is not None}
         video_options["quiet"] = args.quiet
     check_job(args.input, args.output, overwrite=args.overwrite, **video_options)  # in ms, before torch loads
     reporter = Reporter(quiet=args.quiet, verbose=args.verbose, json_path=args.report_json)

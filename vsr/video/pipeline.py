@@ -175,8 +175,8 @@ def _is_variable_rate(pictures: list) -> bool:
     return bool(gaps) and max(gaps) - min(gaps) > 1
 
 
-def _check_output(source: str, target: str, overwrite: bool, codec, crf, preset):
-    format_name = output_format(target)
+def _check_output(source: str, target: str, overwrite: bool, codec, crf, preset, container_format=None):
+    format_name = output_format(target, container_format)
     encoder = choose_encoder(format_name, codec, crf, preset)
     if target != "-":
         check_target(Path(target), overwrite, source)
@@ -190,11 +190,12 @@ def check_video_job(
     codec: str | None = None,
     crf: int | None = None,
     preset: str | None = None,
+    container_format: str | None = None,
 ) -> None:
     """Raise the error :func:`upscale_video` would raise for this input, output or encoder, without
     decoding a frame (stdin is not read: it can be read only once)."""
     source, target = str(source), str(target)
-    _check_output(source, target, overwrite, codec, crf, preset)
+    _check_output(source, target, overwrite, codec, crf, preset, container_format)
     if source != "-":
         with captured_ffmpeg_log() as log:
             VideoReader(source, log).container.close()
@@ -211,6 +212,7 @@ def upscale_video(
     pix_fmt: str | None = None,
     batch: int | None = None,
     quiet: bool = False,
+    container_format: str | None = None,
     *,
     stages: StageTimes | None = None,
     warn: Callable[[str], None] | None = None,
@@ -218,7 +220,8 @@ def upscale_video(
     open_reader: Callable[[str, list], VideoReader] = VideoReader,
     variable_rate: bool | None = None,
 ) -> VideoResult:
-    """Upscale the video ``source`` into ``target`` with ``runner``; ``-`` means y4m on stdin/stdout.
+    """Upscale the video ``source`` into ``target`` with ``runner``; ``-`` means stdin (any format
+    FFmpeg probes) or stdout (``container_format``: y4m by default, or nut or matroska).
 
     ``codec``, ``crf``, ``preset``, ``pix_fmt``: encoder settings (see :mod:`vsr.video.writer`);
     ``batch``: frames per model call (default: by frame size); ``quiet``: no progress bar (it is
@@ -238,7 +241,7 @@ def upscale_video(
     if batch is not None and batch < 1:
         raise ConfigError("--batch must be at least 1")
     source, target = str(source), str(target)
-    format_name, encoder = _check_output(source, target, overwrite, codec, crf, preset)
+    format_name, encoder = _check_output(source, target, overwrite, codec, crf, preset, container_format)
     warn = warn or _print_warning
     job = _Job(source, target, runner, format_name, encoder, pix_fmt, batch, quiet, stages or StageTimes(), warn)
     job.open_reader, job.variable_rate, job.progress, job.overwrite = open_reader, variable_rate, progress, overwrite

@@ -1,4 +1,5 @@
-"""Opening a video (a file FFmpeg reads, or ``-``: y4m on stdin) and decoding it in file order.
+"""Opening a video (a file FFmpeg reads, or ``-``: any stream FFmpeg probes on stdin, e.g. y4m,
+NUT, Matroska) and decoding it in file order.
 
 The reader picks the video stream vsr upscales, and hands out, in the order they are in the file,
 that stream's decoded frames and the raw packets of every other stream (audio, subtitles, ...), so
@@ -109,8 +110,10 @@ class VideoReader:
     def _open(self):
         try:
             if self.source == STDIO:
+                # Probed like a file: y4m, NUT, Matroska, MPEG-TS... whatever FFmpeg can read from
+                # a pipe (NUT and Matroska carry timestamps and audio; y4m only pictures).
                 self._sniffer = _Sniffer(sys.stdin.buffer)
-                return av.open(self._sniffer, "r", format=Y4M, metadata_errors="replace")
+                return av.open(self._sniffer, "r", metadata_errors="replace")
             path = Path(self.source)
             if path.is_dir():
                 raise InputError(f"{path}: is a directory, not a video")
@@ -120,7 +123,7 @@ class VideoReader:
         except av.error.FFmpegError as exc:
             if self._starts_like_y4m():  # FFmpeg's error code says little here ("Device or resource busy")
                 raise InputError(f"{self.name}: bad y4m header ({last_message(self._log) or reason(exc)})") from None
-            what = "not a y4m stream" if self.source == STDIO else "not a video file FFmpeg can read"
+            what = "not a video stream FFmpeg can read from a pipe" if self.source == STDIO else "not a video file FFmpeg can read"
             raise InputError(f"{self.name}: {what} ({reason(exc, self._log)})") from None
         except OSError as exc:
             raise InputError(f"{self.name}: cannot read ({exc.strerror or exc})") from None

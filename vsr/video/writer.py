@@ -40,10 +40,24 @@ _Y4M_PIX_FMTS = tuple(
 )
 
 
-def output_format(target: str | Path) -> str:
-    """The FFmpeg muxer for ``target`` (``-`` is y4m on stdout); OutputError for other extensions."""
+#: What vsr writes to stdout (``-``), by ``--format`` name: muxers that never seek back (NUT and
+#: Matroska carry timestamps, audio and subtitles; y4m only pictures). MP4/MOV need seeking.
+PIPE_FORMATS = {"y4m": Y4M, "yuv4mpegpipe": Y4M, "nut": "nut", "matroska": "matroska", "mkv": "matroska"}
+
+
+def output_format(target: str | Path, container_format: str | None = None) -> str:
+    """The FFmpeg muxer for ``target``: from its extension, or for ``-`` (stdout) ``container_format``
+    (default y4m); OutputError for an extension or pipe format vsr cannot write."""
     if str(target) == "-":
-        return Y4M
+        if container_format is None:
+            return Y4M
+        name = PIPE_FORMATS.get(container_format.lower())
+        if name is None:
+            seeks = " (it seeks back to finish the file, which a pipe cannot)" if container_format.lower() in ("mp4", "mov", "m4v") else ""
+            raise OutputError(f"--format {container_format} cannot be written to stdout{seeks}; use y4m, nut or matroska")
+        return name
+    if container_format is not None:
+        raise ConfigError(f"--format goes with - (stdout); {target} gets the format of its extension")
     ext = Path(target).suffix.lower()
     if ext not in FORMATS:
         known = " ".join(sorted(FORMATS))
