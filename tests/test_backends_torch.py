@@ -84,17 +84,23 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(1 / mse)
 
 
-@needs_cuda
-@pytest.mark.parametrize("precision, min_psnr", [("fp32", 70.0), ("fp16", 45.0), ("bf16", 38.0)])
-@pytest.mark.parametrize("cuda_graph", [False, True])
-def test_cuda_shipped_weights_psnr_over_many_chunks(shipped_x2, precision, min_psnr, cuda_graph):
+@pytest.fixture(scope="module")
+def many_chunks(shipped_x2):
+    """More frames than two chunks and a partial one, with the CPU fp32 reference (computed once)."""
     from vsr.backends.torch_cuda import CudaPipeline
 
     h, w = 271, 367
     k = CudaPipeline.frames_per_chunk(h, w)
-    n = 2 * k + k // 2 + 1  # both slots, then a partial chunk
-    frames = _picture_frames(n, h, w, seed=4)
-    want = reference(shipped_x2, frames)
+    frames = _picture_frames(2 * k + k // 2 + 1, h, w, seed=4)  # both slots, then a partial chunk
+    return frames, reference(shipped_x2, frames)
+
+
+@needs_cuda
+@pytest.mark.parametrize("precision, min_psnr", [("fp32", 70.0), ("fp16", 45.0), ("bf16", 38.0)])
+@pytest.mark.parametrize("cuda_graph", [False, True])
+def test_cuda_shipped_weights_psnr_over_many_chunks(shipped_x2, many_chunks, precision, min_psnr, cuda_graph):
+    frames, want = many_chunks
+    n = len(frames)
     assert want.max() > 0.8 and want.min() < 0.2  # an all-zero output could not pass
     runner = build_runner(shipped_x2, TorchBackend(device="cuda", precision=precision, cuda_graph=cuda_graph))
     got = runner.run(frames)
