@@ -166,3 +166,24 @@ def test_a_second_run_into_the_same_output_is_refused_at_once(tmp_path):
         with pytest.raises(OutputError, match="another vsr run"):
             upscale_cluster(source, tmp_path / "out.mkv", ClusterSettings(backend="torch"), segment_frames=4, quiet=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mkv"]  # its work folder untouched: none made
+
+
+def test_sigterm_stops_a_run_as_ctrl_c_does_and_its_ray_with_it(tmp_path):
+    # Ray's core replaces the program's SIGTERM handler with one that dumps a stack and aborts,
+    # and turns exceptions raised by handlers into plain KeyboardInterrupts: neither may happen.
+    source = write_clip(tmp_path / "clip.mkv", frames=FRAMES, width=64, height=48, gop=SEGMENT)
+    folder = tmp_path / "home"
+    folder.mkdir()
+    (folder / "drive.py").write_text(DRIVER)
+    chain = Chain(folder, source, tmp_path / "out.mkv")
+    run = chain.start()
+    deadline = time.monotonic() + 120
+    while not 0 < chain.states().count("done") < len(chain.states()):
+        assert run.poll() is None and time.monotonic() < deadline, run.stderr.read().decode()
+        time.sleep(0.02)
+    ray = descendants(run.pid)
+    run.send_signal(signal.SIGTERM)
+    _, stderr = run.communicate(timeout=60)
+    assert (run.returncode, stderr.decode().strip()) == (128 + signal.SIGTERM, "vsr: terminated (SIGTERM)")
+    assert alive(ray) == [] and not chain.target.exists()
+    assert "done" in chain.states()  # what was done stays done for the rerun

@@ -184,7 +184,11 @@ class RayCluster:
         pending = list(refs)
         try:
             while pending:
-                ready, pending = ray.wait(pending, num_returns=len(pending), timeout=_POLL_S)
+                # Waiting is done here, in Python, not inside ray.wait: a signal handler's exception
+                # raised inside Ray's blocking calls comes out as a plain KeyboardInterrupt, which
+                # would make SIGTERM (the CLI's Terminated) look like Ctrl-C.
+                time.sleep(_POLL_S)
+                ready, pending = ray.wait(pending, num_returns=len(pending), timeout=0)
                 for ref in ready:
                     job = refs[ref]
                     outcome = _result(ref, job)
