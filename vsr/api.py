@@ -45,7 +45,7 @@ def check_job(source: str | os.PathLike, target: str | os.PathLike, overwrite: b
         return
     from .video.pipeline import check_video_job
 
-    options = {k: video_options.get(k) for k in ("codec", "crf", "preset", "container_format")}
+    options = {k: video_options.get(k) for k in ("codec", "crf", "preset", "container_format", "cut")}
     check_video_job(source, target, overwrite, **options)
 
 

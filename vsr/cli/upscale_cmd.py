@@ -17,6 +17,7 @@ EXAMPLES = examples(
     ("vsr upscale photo.png photo_x4.png --scale 4", "an image (16-bit PNG stays 16-bit, alpha kept)"),
     ("vsr upscale photos/ big/ -q --report-json run.json", "a folder of images; no bar, the report also as JSON"),
     ("vsr upscale in.mp4 out.mp4 -v", "with decode/SR/encode times per frame after the report"),
+    ("vsr upscale film.mkv clip.mkv -ss 1:30 -t 10", "ten seconds from 1 min 30 s (sound and subtitles cut alike)"),
     ("ffmpeg -i in.mov -f yuv4mpegpipe - | vsr upscale - - | ffplay -", "y4m through pipes"),
     ("ffmpeg -i in.mov -c copy -f nut - | vsr upscale - - -f nut | ffmpeg -i - out.mkv", "NUT through pipes: timestamps and sound kept"),
     ("vsr upscale film.mkv film_x2.mkv --cluster", "segments in parallel on Ray (pip install 'vsr[cluster]')"),
@@ -47,6 +48,10 @@ def add_parser(sub) -> None:
     p.add_argument("--report-json", metavar="FILE", help="also write the closing report's facts to FILE as JSON")
     add_model_flags(p)
     add_backend_flags(p)
+    part = p.add_argument_group("part of a video (as FFmpeg's input -ss and -t; the output starts at 0)")
+    part.add_argument("-ss", "--start", type=_time, metavar="TIME", help="start at this time: seconds or [HH:]MM:SS[.frac]")
+    part.add_argument("-t", "--duration", type=_time, metavar="TIME", help="process this long: seconds or [HH:]MM:SS[.frac]")
+    part.add_argument("--frames", type=int, metavar="N", help="process at most N frames (from --start)")
     v = p.add_argument_group("video output")
     v.add_argument("--codec", default=None, help="video encoder: libx264, libx265, libsvtav1, libvpx-vp9, ffv1, h264_nvenc, ... "
                    "(default: libx264; libvpx-vp9 for .webm; y4m output is raw)")
@@ -82,6 +87,15 @@ def add_parser(sub) -> None:
     p.set_defaults(handler=run)
 
 
+def _time(text: str) -> float:
+    from ..video.cut import parse_time  # light: no torch, no decoding
+
+    try:
+        return parse_time(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _crf(text: str) -> float | int:
     """A number; whole ones stay int, so that --crf 23 is recorded (and hashed) as before."""
     try:
@@ -101,6 +115,12 @@ def run(args: argparse.Namespace) -> int:
     video_options = {}
     if not is_image_job(args.input):
         video_options = {k: getattr(args, k) for k in ("codec", "crf", "preset", "pix_fmt", "batch", "container_format") if getattr(args, k) is not None}
+        if args.start is not None or args.duration is not None or args.frames is not None:
+            from ..video.cut import Cut
+
+            video_options["cut"] = Cut(args.start or 0.0, args.duration, args.frames)
+    elif args.start is not None or args.duration is not None or args.frames is not None:
+        raise ConfigError("--start, --duration and --frames are for videos, not images")
         video_options["quiet"] = args.quiet
     check_job(args.input, args.output, overwrite=args.overwrite, **video_options)  # in ms, before torch loads
     reporter = Reporter(quiet=args.quiet, verbose=args.verbose, json_path=args.report_json)
@@ -131,6 +151,9 @@ def run(args: argparse.Namespace) -> int:
 
 def run_cluster(args: argparse.Namespace) -> int:
     from ..cluster import ClusterSettings, upscale_cluster
+
+    if args.start is not None or args.duration is not None or args.frames is not None:
+        raise ConfigError("--start, --duration and --frames do not go with --cluster yet; cut the video first")
 
     names = ("model", "scale", "weights", "backend", "device", "precision", "threads", "codec", "crf", "preset", "pix_fmt", "batch")
     settings = ClusterSettings(**{name: getattr(args, name) for name in names})

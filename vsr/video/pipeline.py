@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 from collections import deque
+from functools import partial
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -40,6 +41,7 @@ from .ffmpeg_log import captured_ffmpeg_log
 from .chain_stage import QUEUE_FRAMES, ChainStage
 from .frames import InputPlan, PixelLayout, display_matrix, frame_from_codes, luma_from_model, luma_to_model, make_frame, output_tags, plan_input, read_codes, read_planes
 from ..files import check_target, claim_output, commit, create_temp, remove_temp
+from .cut import Cut, CutReader
 from .reader import VideoReader
 from .stages import StageTimes
 from .writer import Y4M, Encoder, VideoSpec, VideoWriter, choose_encoder, choose_layout, output_format
@@ -191,10 +193,13 @@ def check_video_job(
     crf: int | None = None,
     preset: str | None = None,
     container_format: str | None = None,
+    cut: Cut | None = None,
 ) -> None:
     """Raise the error :func:`upscale_video` would raise for this input, output or encoder, without
     decoding a frame (stdin is not read: it can be read only once)."""
     source, target = str(source), str(target)
+    if cut is not None:
+        cut.check()
     _check_output(source, target, overwrite, codec, crf, preset, container_format)
     if source != "-":
         with captured_ffmpeg_log() as log:
@@ -213,6 +218,7 @@ def upscale_video(
     batch: int | None = None,
     quiet: bool = False,
     container_format: str | None = None,
+    cut: Cut | None = None,
     *,
     stages: StageTimes | None = None,
     warn: Callable[[str], None] | None = None,
@@ -227,7 +233,8 @@ def upscale_video(
     ``batch``: frames per model call (default: by frame size); ``quiet``: no progress bar (it is
     shown only when stderr is a terminal anyway). ``stages`` collects per-stage times; ``warn``
     receives the one warning line, if any (default: printed to stderr); ``progress`` is called
-    with 1 after each frame is written.
+    with 1 after each frame is written. ``cut``: process only part of the video (see
+    :mod:`vsr.video.cut`); the output's timestamps then begin at zero.
 
     ``open_reader(source, log)`` opens the input (default :class:`VideoReader`; a cluster task
     passes one that reads a single segment of the file). ``variable_rate`` says whether the video
@@ -240,6 +247,10 @@ def upscale_video(
     """
     if batch is not None and batch < 1:
         raise ConfigError("--batch must be at least 1")
+    if cut is not None:
+        if open_reader is not VideoReader:
+            raise ConfigError("a cut (--start, --duration, --frames) cannot go with a reader of its own (e.g. a cluster segment)")
+        open_reader = partial(CutReader, cut=cut.check())
     source, target = str(source), str(target)
     format_name, encoder = _check_output(source, target, overwrite, codec, crf, preset, container_format)
     warn = warn or _print_warning
