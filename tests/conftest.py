@@ -101,19 +101,10 @@ def assert_cli_error(outcome: tuple[int, str], fragment: str = "") -> str:
 
 
 @pytest.fixture(scope="session")
-def local_ray(tmp_path_factory):
+def local_ray():
     """A local Ray with 2 CPUs for the session (starting one takes seconds), shared by the
-    ``--cluster`` tests; yields the folder its workers' crash hook watches (vsr.cluster.task)."""
+    ``--cluster`` tests."""
     ray = pytest.importorskip("ray", reason="the --cluster tests need Ray: pip install 'vsr[cluster]'")
-    from vsr.cluster.task import CRASH_HOOK_ENV
-
-    folder = tmp_path_factory.mktemp("crash-hook")
-    previous = os.environ.get(CRASH_HOOK_ENV)
-    os.environ[CRASH_HOOK_ENV] = str(folder)  # before ray.init: the workers inherit the environment
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
-    yield folder
+    yield
     ray.shutdown()
-    if previous is None:
-        del os.environ[CRASH_HOOK_ENV]
-    else:
-        os.environ[CRASH_HOOK_ENV] = previous

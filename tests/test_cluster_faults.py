@@ -25,12 +25,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import REPO
+from tests.processes import alive, descendants
 from tests.video_clips import luma_planes, probe, write_clip
 
 pytest.importorskip("ray", reason="the --cluster tests need Ray: pip install 'vsr[cluster]'")
 
-FRAMES, SEGMENT = 24, 6
+FRAMES, SEGMENT = 48, 8
 
 DRIVER = '''\
 import os, sys, time
@@ -49,40 +49,6 @@ if pause:  # the test's patch: halfway through writing the joined file, say so a
 from vsr.cli.main import main
 sys.exit(main())
 '''
-
-
-def descendants(pid: int) -> dict[int, bytes]:
-    """Living descendants of ``pid``: pid -> the start time field of /proc/PID/stat."""
-    children: dict[int, list[int]] = {}
-    stats = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                stat = Path(f"/proc/{name}/stat").read_bytes()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(b")") + 2 :].split()
-            stats[int(name)] = fields
-            children.setdefault(int(fields[1]), []).append(int(name))
-    found, stack = {}, [pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found[child] = stats[child][19]
-            stack.append(child)
-    return found
-
-
-def alive(processes: dict[int, bytes]) -> list[int]:
-    living = []
-    for pid, started in processes.items():
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_bytes()
-        except OSError:
-            continue
-        fields = fields[fields.rindex(b")") + 2 :].split()
-        if fields[0] not in (b"Z", b"X") and fields[19] == started:
-            living.append(pid)
-    return living
 
 
 class Chain:
@@ -122,7 +88,7 @@ def test_a_run_killed_after_planning_mid_segment_and_in_the_join_resumes_to_the_
     from vsr.api import prepare_runner
     from vsr.video import upscale_video
 
-    source = write_clip(tmp_path / "clip.mkv", frames=FRAMES, width=64, height=48, gop=SEGMENT, audio="aac")
+    source = write_clip(tmp_path / "clip.mkv", frames=FRAMES, width=160, height=120, gop=SEGMENT, audio="aac")
     plain = tmp_path / "plain.mkv"
     upscale_video(source, plain, prepare_runner("espcn", 2, backend="torch"), codec="ffv1", quiet=True)
     folder = tmp_path / "home"
@@ -171,7 +137,7 @@ def test_a_second_run_into_the_same_output_is_refused_at_once(tmp_path):
 def test_sigterm_stops_a_run_as_ctrl_c_does_and_its_ray_with_it(tmp_path):
     # Ray's core replaces the program's SIGTERM handler with one that dumps a stack and aborts,
     # and turns exceptions raised by handlers into plain KeyboardInterrupts: neither may happen.
-    source = write_clip(tmp_path / "clip.mkv", frames=FRAMES, width=64, height=48, gop=SEGMENT)
+    source = write_clip(tmp_path / "clip.mkv", frames=FRAMES, width=160, height=120, gop=SEGMENT)
     folder = tmp_path / "home"
     folder.mkdir()
     (folder / "drive.py").write_text(DRIVER)

@@ -9,7 +9,6 @@ count, size and SHA-256 for the manifest, and any warning the pipeline had.
 """
 from __future__ import annotations
 
-import os
 import socket
 import time
 from collections.abc import Callable
@@ -20,12 +19,6 @@ from pathlib import Path
 from .segment_reader import SegmentReader
 from .segments import Segment
 from .settings import ClusterSettings, file_sha256
-
-#: Test hook (fault injection, never changes a result): when this names a folder that holds a
-#: file named like a task's part file, the task deletes that file and kills its own process, as a
-#: lost worker would. The retry finds no file and runs normally.
-CRASH_HOOK_ENV = "VSR_CLUSTER_TEST_CRASH_DIR"
-
 
 @dataclass(frozen=True)
 class SegmentJob:
@@ -64,24 +57,10 @@ def _runner(runner_args: tuple):
     return prepare_runner(*runner_args)
 
 
-def _crash_if_asked(job: SegmentJob) -> None:
-    folder = os.environ.get(CRASH_HOOK_ENV)
-    if not folder:
-        return
-    marker = Path(folder) / Path(job.part).name
-    try:
-        marker.unlink()
-    except FileNotFoundError:
-        return
-    (Path(folder) / f"{marker.name}.crashed").touch()
-    os._exit(70)
-
-
 def run_segment(job: SegmentJob, progress: Callable[[int], None] | None = None) -> SegmentOutcome:
     """Upscale ``job``'s segment into its part file; ``progress(n)`` after every frame."""
     from ..video.pipeline import upscale_video
 
-    _crash_if_asked(job)
     start = time.perf_counter()
     runner = _runner(job.settings.runner_args())
     warnings: list[str] = []
