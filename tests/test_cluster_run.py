@@ -213,3 +213,11 @@ def test_tasks_ask_for_the_resources_their_backend_needs(clip, settings, cluster
     assert (options["num_cpus"], options["num_gpus"]) == (cpus, gpus)
     assert (options["max_retries"], options["retry_exceptions"]) == (MAX_RETRIES, False)
     assert job.settings.threads == cpus  # inference threads = the CPUs the task holds
+
+
+def test_a_relative_weights_path_is_the_driver_s(local_ray, clip, espcn_weights, tmp_path, monkeypatch):
+    # Tasks run in Ray's own folders (on any node): the path must be made absolute before it travels.
+    (tmp_path / "w.safetensors").write_bytes(espcn_weights[2].read_bytes())
+    monkeypatch.chdir(tmp_path)
+    result, _ = run(clip, tmp_path / "out.mkv", ClusterSettings(backend="torch", codec="ffv1", weights="w.safetensors"))
+    assert result.frames == FRAMES

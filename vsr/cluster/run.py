@@ -24,7 +24,7 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import ConfigError, OutputError
@@ -220,6 +220,9 @@ def upscale_cluster(
 
     start = time.perf_counter()
     settings = settings or ClusterSettings()
+    if settings.weights is not None:
+        # Tasks run in a folder of Ray's, on any node: a relative path would not name the file there.
+        settings = replace(settings, weights=str(Path(settings.weights).resolve()))
     warn = warn or _print_warning
     pairs, folder_output = list_videos(source, target)
     _check_settings(settings, pairs)
