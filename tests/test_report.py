@@ -147,3 +147,31 @@ def test_the_faster_engine_hint_names_what_is_missing_and_how_to_get_it(tmp_path
     if not torch.cuda.is_available():
         hint = faster_engine_hint(_Runner("onnxruntime", "cpu"), driver_file=str(driver))
         assert "NVIDIA GPU" in hint and "CUDA build of torch" in hint
+
+
+def test_the_library_reports_through_the_reporter_it_is_given(tmp_path, espcn, monkeypatch):
+    # The video bar and the automatic choice's fall-back line go where the CLI says, not to stderr.
+    import torch
+
+    from tests.video_clips import RepeatRunner
+    from vsr.backends import build_runner, make_backend
+    from vsr.backends.onnxruntime import OnnxRuntimeBackend
+    from vsr.video import upscale_video
+
+    terminal = _Terminal()
+    reporter = Reporter(stream=terminal)
+    clip = write_clip(tmp_path / "a.mkv", frames=6)
+    upscale_video(clip, tmp_path / "b.mkv", RepeatRunner(2), warn=reporter.warn,
+                  progress_bar=lambda total: reporter.progress(total, unit="frame"))
+    assert "6/6" in terminal.getvalue() and "frame" in terminal.getvalue()
+
+    def broken(self, model):
+        raise RuntimeError("simulated: no session")
+
+    monkeypatch.setattr(OnnxRuntimeBackend, "build", broken)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    stream = io.StringIO()
+    runner = build_runner(espcn, make_backend("auto", cache_dir=str(tmp_path)), warn=Reporter(stream=stream).warn)
+    assert runner.name == "torch"
+    (line,) = stream.getvalue().splitlines()
+    assert line.startswith("vsr: warning: onnxruntime on cpu (fp32) failed (simulated: no session); using torch on cpu")

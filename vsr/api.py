@@ -17,12 +17,14 @@ def prepare_runner(
     device: str | None = None,
     precision: str | None = None,
     threads: int | None = None,
+    warn=None,
 ) -> Runner:
-    """Load ``model`` x``scale`` (shipped weights unless ``weights`` is given) onto a backend."""
+    """Load ``model`` x``scale`` (shipped weights unless ``weights`` is given) onto a backend;
+    ``warn`` receives the line saying the automatic choice fell back (default: printed)."""
     from .backends import build_runner, make_backend  # torch: imported only once a model is needed
     from .models import load_model
 
-    return build_runner(load_model(model, scale, weights), make_backend(backend, device=device, precision=precision, threads=threads))
+    return build_runner(load_model(model, scale, weights), make_backend(backend, device=device, precision=precision, threads=threads), warn=warn)
 
 
 def is_image_job(source: str | os.PathLike) -> bool:

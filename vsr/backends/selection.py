@@ -132,11 +132,12 @@ class FallbackRunner:
 
     Some failures only show on the first call (TensorRT builds or loads its engine for the first
     frame size there; a GPU runtime may fail its first kernel launch), so the first call is part of
-    the trial: if it raises, the next candidate takes over and redoes the batch. Each switch prints
-    one warning line naming what failed and what is used instead.
+    the trial: if it raises, the next candidate takes over and redoes the batch. Each switch gives
+    ``warn`` (default: a line on stderr) one line naming what failed and what is used instead.
     """
 
-    def __init__(self, model: nn.Module, candidates: list, max_tile_pixels: int | None = None):
+    def __init__(self, model: nn.Module, candidates: list, max_tile_pixels: int | None = None, warn=None):
+        self._warn = warn or _print_warning
         self._model = model
         self._candidates = list(candidates)
         self._max_tile_pixels = max_tile_pixels
@@ -155,7 +156,7 @@ class FallbackRunner:
                 continue
             self.backend = candidate
             if failures:
-                print(f"vsr: warning: {'; '.join(failures)}; using {_describe(candidate)}", file=sys.stderr)
+                self._warn(f"{'; '.join(failures)}; using {_describe(candidate)}")
             return
         raise ConfigError(f"no backend could start: {'; '.join(failures)}")
 
@@ -210,17 +211,22 @@ def _available_ram() -> int:
     return 8 << 30
 
 
-def build_runner(model: nn.Module, backend=None, max_tile_pixels: int | None = None):
+def _print_warning(message: str) -> None:
+    print(f"vsr: warning: {message}", file=sys.stderr)
+
+
+def build_runner(model: nn.Module, backend=None, max_tile_pixels: int | None = None, warn=None):
     """A runner for ``model`` on ``backend`` (default: automatic choice), ready for any frame size.
 
     Frames (and batches) larger than ``max_tile_pixels`` LR pixels per call (default: what the
     device's memory allows) are tiled; reduced-precision output is guarded against NaN/Inf; the
     first output with contrast is checked to be a picture (``output_check.py``). A
-    backend named explicitly is used or refused (:class:`ConfigError`), never replaced.
+    backend named explicitly is used or refused (:class:`ConfigError`), never replaced; ``warn``
+    receives the line saying the automatic choice fell back (default: printed to stderr).
     """
     backend = backend or make_backend()
     if isinstance(backend, AutoBackend):
-        return FirstOutputCheck(FallbackRunner(model, backend.candidates(), max_tile_pixels))
+        return FirstOutputCheck(FallbackRunner(model, backend.candidates(), max_tile_pixels, warn))
     try:
         return FirstOutputCheck(_wrapped(model, backend, max_tile_pixels))
     except VsrError:

@@ -63,7 +63,7 @@ def _cores() -> int:
     return usable_cores()
 
 
-def runner_from_args(args: argparse.Namespace):
+def runner_from_args(args: argparse.Namespace, warn=None):
     from ..api import prepare_runner
 
-    return prepare_runner(args.model, args.scale, args.weights, args.backend, args.device, args.precision, args.threads)
+    return prepare_runner(args.model, args.scale, args.weights, args.backend, args.device, args.precision, args.threads, warn=warn)

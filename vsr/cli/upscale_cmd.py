@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         video_options["quiet"] = args.quiet
     check_job(args.input, args.output, overwrite=args.overwrite, **video_options)  # in ms, before torch loads
     reporter = Reporter(quiet=args.quiet, verbose=args.verbose, json_path=args.report_json)
-    runner = runner_from_args(args)
+    runner = runner_from_args(args, warn=reporter.warn)
     if args.backend == "auto":
         from ..backends.engine_hint import faster_engine_hint
 
@@ -140,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
             image_options["progress"] = reporter.counter(unit="image")
     else:
         video_options["warn"] = reporter.warn
+        video_options["progress_bar"] = lambda total: reporter.progress(total, unit="frame", desc="upscale")
     start = time.perf_counter()
     result = upscale_path(args.input, args.output, runner, overwrite=args.overwrite, **video_options, **image_options)
     if is_image_job(args.input):

@@ -223,6 +223,7 @@ def upscale_video(
     stages: StageTimes | None = None,
     warn: Callable[[str], None] | None = None,
     progress: Callable[[int], None] | None = None,
+    progress_bar: Callable[[int | None], object] | None = None,
     open_reader: Callable[[str, list], VideoReader] = VideoReader,
     variable_rate: bool | None = None,
 ) -> VideoResult:
@@ -233,7 +234,8 @@ def upscale_video(
     ``batch``: frames per model call (default: by frame size); ``quiet``: no progress bar (it is
     shown only when stderr is a terminal anyway). ``stages`` collects per-stage times; ``warn``
     receives the one warning line, if any (default: printed to stderr); ``progress`` is called
-    with 1 after each frame is written. ``cut``: process only part of the video (see
+    with 1 after each frame is written; ``progress_bar(total_frames)`` makes the bar (an object
+    with ``update(n)`` and ``close()``; default: tqdm on stderr when it is a terminal). ``cut``: process only part of the video (see
     :mod:`vsr.video.cut`); the output's timestamps then begin at zero.
 
     ``open_reader(source, log)`` opens the input (default :class:`VideoReader`; a cluster task
@@ -256,6 +258,7 @@ def upscale_video(
     warn = warn or _print_warning
     job = _Job(source, target, runner, format_name, encoder, pix_fmt, batch, quiet, stages or StageTimes(), warn)
     job.open_reader, job.variable_rate, job.progress, job.overwrite = open_reader, variable_rate, progress, overwrite
+    job.progress_bar = progress_bar
     if target == "-":
         with captured_ffmpeg_log() as log:
             return job.run(log)
@@ -291,6 +294,7 @@ class _Job:
         self.last_pts: int | None = None
         self.last_duration: int | None = None
         self.progress: Callable[[int], None] | None = None
+        self.progress_bar: Callable[[int | None], object] | None = None
         self.open_reader: Callable[[str, list], VideoReader] = VideoReader
         self.variable_rate: bool | None = None
         self.chain: ChainStage | None = None
@@ -441,6 +445,9 @@ class _Job:
 
     def _open_progress(self, total: int | None) -> None:
         if self.quiet:
+            return
+        if self.progress_bar is not None:  # the caller's (the CLI's reporter)
+            self.bar = self.progress_bar(total)
             return
         from tqdm import tqdm
 
