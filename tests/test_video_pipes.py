@@ -32,3 +32,19 @@ def test_formats_that_cannot_go_through_a_pipe_and_format_with_a_file_are_one_li
     assert "nut or matroska" in line
     assert_one_line_error(run_vsr("upscale", src, tmp_path / "b.mkv", "-f", "nut"), "--format goes with - (stdout)")
     assert not (tmp_path / "b.mkv").exists()
+
+
+def test_y4m_output_keeps_the_sample_aspect_ratio_in_a_file_and_through_a_pipe(tmp_path):
+    from fractions import Fraction
+
+    src = write_clip(tmp_path / "a.mkv", frames=2, sar=Fraction(4, 3))
+    file_out = tmp_path / "b.y4m"
+    assert run_vsr("upscale", src, file_out, "--backend", "torch").returncode == 0
+    piped = run_vsr("upscale", src, "-", "--backend", "torch")
+    assert piped.returncode == 0, piped.stderr.decode()
+    (tmp_path / "c.y4m").write_bytes(piped.stdout)
+    for out in (file_out, tmp_path / "c.y4m"):
+        header = out.read_bytes().split(b"\n", 1)[0].split(b" ")
+        assert b"A4:3" in header, header
+        info = probe(out)
+        assert (info["frames"], info["width"], info["sar"]) == (2, 64, Fraction(4, 3))

@@ -226,6 +226,48 @@ def choose_layout(
     raise ConfigError(f"{encoder.name} takes none of the pixel formats vsr writes ({', '.join(encoder.pix_fmts) or 'none listed'})")
 
 
+class _Y4mAspect:
+    """A write-only file that puts the sample aspect ratio into the y4m stream header's A field.
+
+    FFmpeg's y4m muxer takes it from the AVStream, which PyAV does not expose (only the codec
+    context's), so the header comes out ``A0:0`` (unknown) and a non-square picture would be shown
+    stretched. The header is the first line; the rest passes through untouched.
+    """
+
+    def __init__(self, raw, sar: Fraction, owned: bool):
+        self._raw, self._owned = raw, owned
+        self._field = f"A{sar.numerator}:{sar.denominator}".encode()
+        self._head = b""
+        self._done = False
+
+    def write(self, data) -> int:
+        size = len(data)
+        if self._done:
+            self._raw.write(data)
+            return size
+        self._head += bytes(data)
+        end = self._head.find(b"\n")
+        if end >= 0:
+            fields = [self._field if f.startswith(b"A") else f for f in self._head[:end].split(b" ")]
+            self._raw.write(b" ".join(fields) + self._head[end:])
+            self._head, self._done = b"", True
+        return size
+
+    def flush(self) -> None:
+        if self._head:  # a header without its newline yet: nothing valid to write
+            return
+        self._raw.flush()
+
+    def close(self) -> None:
+        if self._head:
+            self._raw.write(self._head)
+            self._head = b""
+        if self._owned:
+            self._raw.close()
+        else:
+            self._raw.flush()
+
+
 @dataclass(frozen=True)
 class VideoSpec:
     """The output video stream: size, layout, timing and the tags copied from the input."""
@@ -259,7 +301,11 @@ class VideoWriter:
         self.frames_written = 0
         self._durations: dict[int, int] = {}
         options = {"strict": "-1"} if format_name == Y4M else {}  # y4m: >8-bit formats are "unofficial"
+        self._sink = None
         try:
+            if format_name == Y4M and spec.sample_aspect_ratio:
+                owned = isinstance(file, (str, os.PathLike))
+                self._sink = file = _Y4mAspect(open(file, "wb") if owned else file, spec.sample_aspect_ratio, owned)
             self.container = av.open(file, "w", format=format_name, options=options)
         except (av.error.FFmpegError, OSError) as exc:
             raise OutputError(f"{name}: cannot create ({reason(exc, log)})") from None
@@ -361,6 +407,8 @@ class VideoWriter:
         self._mux(packets)
         try:
             self.container.close()
+            if self._sink is not None:
+                self._sink.close()
         except (av.error.FFmpegError, OSError) as exc:
             raise OutputError(f"{self.name}: finishing the file failed ({reason(exc, self._log)})") from None
 
@@ -370,3 +418,8 @@ class VideoWriter:
             self.container.close()
         except Exception:
             pass
+        if self._sink is not None:
+            try:
+                self._sink.close()
+            except Exception:
+                pass
