@@ -48,7 +48,7 @@ def test_cluster_run_from_the_command_line(local_ray, tmp_path, cli):
     code, stderr = cli("upscale", src, target, "--cluster", "--segment-frames", "5", "--backend", "torch", "--codec", "ffv1")
     segments = len(plan_segments(src, frames=5).segments)
     assert code == 0 and segments >= 3, stderr
-    assert re.search(rf"^vsr: wrote {re.escape(str(target))}: 20 -> 20 frames, .*; espcn x2 on torch .*; ffv1.*; "
+    assert re.search(rf"^vsr: wrote {re.escape(str(target))}: 20 -> 20 frames, 64x48 -> 128x96, .*; espcn x2 on torch .*; ffv1.*; "
                      rf"{segments} segments on local Ray: 1 node, 2 CPUs", stderr.splitlines()[-1]), stderr
     assert probe(target)["pts"] == probe(src)["pts"] and probe(target)["width"] == 128
     assert_cli_error(cli("upscale", src, target, "--cluster"), "already exists")

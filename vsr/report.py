@@ -287,6 +287,18 @@ def image_report(source, outputs, seconds: float, model: str, runner) -> JobRepo
     )
 
 
+def _video_size(path) -> tuple[int, int] | None:
+    """(width, height) of a file's first video stream, from its header; None if unreadable."""
+    try:
+        import av
+
+        with av.open(str(path)) as container:
+            ctx = container.streams.video[0].codec_context
+            return ctx.width, ctx.height
+    except Exception:  # a report never fails a finished job
+        return None
+
+
 def cluster_report(result, settings, output: str) -> JobReport:
     """The report of :func:`vsr.cluster.upscale_cluster`'s result: the backend is the one asked
     for (each Ray task chooses its own; their warnings say when one fell back)."""
@@ -306,6 +318,8 @@ def cluster_report(result, settings, output: str) -> JobReport:
         seconds=result.wall_s,
         model=settings.model,
         scale=settings.scale,
+        size_in=_one([_video_size(v.source) for v in videos]),
+        size_out=_one([_video_size(v.target) for v in videos]),
         backend=settings.backend,
         device=settings.device or "auto",
         precision=settings.precision or "auto",
