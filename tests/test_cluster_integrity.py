@@ -172,3 +172,23 @@ def test_part_problem_checks_size_hash_and_pictures(tmp_path):
     junk = tmp_path / "junk.mkv"
     junk.write_bytes(b"\0" * 64)
     assert part_problem(junk, 6, 64, file_sha256(junk)).startswith("it does not decode")
+
+
+def test_a_rerun_waits_for_a_task_of_the_earlier_run_that_still_holds_its_part(local_ray, clip, single, tmp_path):
+    import threading
+    import time
+
+    from tests.video_clips import luma_planes
+    from vsr.cluster.manifest import PENDING
+    from vsr.files import claim_output
+
+    target = tmp_path / "out.mkv"
+    manifest, _ = interrupted_run(clip, target, after=1)
+    part = manifest.part_path(next(r for r in manifest.segments if r.state == PENDING))
+    held = claim_output(part)  # as a task of the stopped run holds it until Ray has ended it
+    threading.Timer(1.5, held.release).start()
+    start = time.monotonic()
+    result, _ = rerun(clip, target)
+    assert time.monotonic() - start >= 1.5 and result.frames == 24
+    for a, b in zip(luma_planes(single), luma_planes(target), strict=True):
+        assert (a == b).all()

@@ -61,6 +61,7 @@ LOCAL = "local"
 _REPORT_S = 0.5
 _POLL_S = 0.5
 _CONNECT_TIMEOUT_S = 10.0
+_CANCEL_WAIT_S = 10.0
 _KEPT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 _SYSTEM_FAILURES = (
     ray.exceptions.WorkerCrashedError,
@@ -171,7 +172,7 @@ class RayCluster:
         """Run ``jobs`` as tasks; ``on_done(job, outcome)`` in this thread as each one finishes.
 
         Raises the first task's VsrError, or ClusterError; KeyboardInterrupt passes through. In
-        every case the tasks not finished are cancelled.
+        every case the tasks not finished are cancelled, and waited for (a few seconds at most).
         """
         progress = _Progress.remote()
         has_gpus = self.resources().get("GPU", 0) > 0
@@ -202,6 +203,10 @@ class RayCluster:
         finally:
             for ref in pending:
                 ray.cancel(ref, force=True)
+            if pending:
+                # Cancelling kills the workers a moment later; until then they hold their parts'
+                # claims, and a rerun started at once would find them taken.
+                ray.wait(pending, num_returns=len(pending), timeout=_CANCEL_WAIT_S)
             if bar is not None:
                 bar.close()
             ray.kill(progress)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import ConfigError, OutputError
-from ..files import claim_output
+from ..files import claim_output, lock_path
 from ..video.output_file import check_target
 from ..video.writer import Y4M, choose_encoder, output_format
 from .inputs import VideoPair, list_videos
@@ -39,6 +39,7 @@ from .settings import ClusterSettings
 from .task import SegmentJob, SegmentOutcome
 
 WORK_SUFFIX = ".vsr-parts"
+_EARLIER_TASKS_WAIT_S = 30.0
 
 
 @dataclass
@@ -153,6 +154,23 @@ class _Video:
         self.result.join_s = time.perf_counter() - start
 
 
+def _wait_for_earlier_tasks(manifest: Manifest) -> None:
+    """Wait until no task of an earlier run still writes a part of ``manifest``: Ray ends the
+    tasks of a run that was stopped or killed a moment after it, and until then each holds its
+    claim on its part file (see :mod:`vsr.files`). Checking the parts before that would race them."""
+    deadline = time.monotonic() + _EARLIER_TASKS_WAIT_S
+    for record in manifest.pending():
+        part = manifest.part_path(record)
+        while lock_path(part).exists():
+            try:
+                claim_output(part).release()
+                break
+            except OutputError as exc:
+                if time.monotonic() > deadline:
+                    raise OutputError(f"{exc} (a task of an earlier run, still ending after {_EARLIER_TASKS_WAIT_S:.0f} s)") from None
+                time.sleep(0.1)
+
+
 def _open_video(number: int, pair: VideoPair, fingerprint: dict, overwrite: bool, frames: int | None, seconds: float | None) -> _Video:
     """Resume ``pair``'s run from its work folder, or plan it afresh."""
     work = work_folder(pair.target)
@@ -170,6 +188,7 @@ def _open_video(number: int, pair: VideoPair, fingerprint: dict, overwrite: bool
                 return video
             if manifest.state == JOINED:  # joined, then the output was removed: do it all again
                 manifest.restart()
+            _wait_for_earlier_tasks(manifest)
             redone = manifest.recheck_done()
             manifest.save()
             reused = sum(1 for r in manifest.segments if r.state == DONE)
