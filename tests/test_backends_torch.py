@@ -199,7 +199,7 @@ def test_cuda_graph_matches_eager(espcn, frames):
 def test_ieee_fp32_turns_tf32_off_and_restores():
     """cuDNN allows TF32 for fp32 convolutions by default; the CUDA runner's fp32 forward runs
     inside ieee_fp32(), which must switch it off and put the caller's setting back."""
-    from vsr.backends.torch_backend import ieee_fp32
+    from vsr.backends.torch_precision import ieee_fp32
 
     cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
     before = (cudnn.allow_tf32, matmul.allow_tf32)

@@ -1,7 +1,6 @@
 """PyTorch backend: eager inference on CPU, or on CUDA with overlapped copies (``torch_cuda.py``)."""
 from __future__ import annotations
 
-import contextlib
 import copy
 from dataclasses import dataclass
 
@@ -11,26 +10,7 @@ import torch.nn as nn
 
 from ..errors import ConfigError
 from .base import check_batch, output_for
-
-DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-
-
-@contextlib.contextmanager
-def ieee_fp32():
-    """TF32 off for cuDNN convolutions and cuBLAS matrix products, restored on exit.
-
-    cuDNN's default allows TF32 (10-bit mantissa inputs) for float32 convolutions on Ampere and
-    later: "fp32" would change about 2 % of 8-bit output codes of the shipped x2 weights. Scoped,
-    not global, because the process may hold other torch code that wants its own setting (the
-    legacy flags are used: torch accepts them alongside the newer ``fp32_precision`` ones).
-    """
-    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
-    before = (cudnn.allow_tf32, matmul.allow_tf32)
-    cudnn.allow_tf32 = matmul.allow_tf32 = False
-    try:
-        yield
-    finally:
-        cudnn.allow_tf32, matmul.allow_tf32 = before
+from .torch_precision import DTYPES
 
 
 @dataclass(frozen=True)

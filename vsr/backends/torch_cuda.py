@@ -20,7 +20,7 @@ import torch
 import torch.nn as nn
 
 from .base import OutOfMemory, check_batch, first_line, output_for
-from .torch_backend import DTYPES, ieee_fp32
+from .torch_precision import DTYPES, ieee_fp32
 
 # LR pixels per chunk: enough to fill a GPU with small frames, one frame at 1080p and above.
 CHUNK_PIXELS = 2_000_000
