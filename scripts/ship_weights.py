@@ -22,7 +22,8 @@ from vsr.backends import TorchBackend  # noqa: E402
 from vsr.evaluation import evaluate_folder  # noqa: E402
 from vsr.models import load_model  # noqa: E402
 from vsr.models.pretrained import MANIFEST_PATH, WEIGHTS_DIR  # noqa: E402
-from vsr.models.weights import read_weights, save_weights, sha256_of  # noqa: E402
+from vsr.files import sha256_file  # noqa: E402
+from vsr.models.weights import read_weights, save_weights  # noqa: E402
 from vsr.sysinfo import cpu_model  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
@@ -94,7 +95,7 @@ def main() -> None:
         "model": cfg["model"],
         "scale": cfg["scale"],
         "config": model.config,
-        "sha256": sha256_of(WEIGHTS_DIR / file_name),
+        "sha256": sha256_file(WEIGHTS_DIR / file_name),
         "precision": "fp16" if args.half else "fp32",
         "command": recipe[-1],
         "recipe": recipe,  # every vsr train command from scratch to this file, in order

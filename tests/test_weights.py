@@ -11,7 +11,8 @@ from tests.conftest import assert_cli_error, assert_one_line_error, run_vsr
 from vsr.errors import WeightsError
 from vsr.models import create_model, find_shipped, load_model, manifest
 from vsr.models.pretrained import shipped_path
-from vsr.models.weights import load_weights_into, read_weights, save_weights, sha256_of
+from vsr.files import sha256_file
+from vsr.models.weights import load_weights_into, read_weights, save_weights
 
 
 def test_safetensors_round_trip_keeps_every_tensor_and_identity(tmp_path):
@@ -57,7 +58,7 @@ def test_every_shipped_weight_file_matches_its_manifest_entry():
     for entry in entries:
         path = shipped_path(entry)
         assert path.stat().st_size <= 16 * 1024 * 1024
-        assert sha256_of(path) == entry["sha256"]
+        assert sha256_file(path) == entry["sha256"]
         for key in ("training_data", "command", "epochs", "metrics"):
             assert entry[key], key
         assert entry["command"].startswith("vsr train ")

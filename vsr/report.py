@@ -203,16 +203,17 @@ class Reporter:
 
 
 def write_json(path: Path, facts: dict) -> None:
-    """Write ``facts`` to ``path`` through a temporary file beside it, so a reader never sees half."""
+    """Write ``facts`` to ``path`` atomically (through :mod:`vsr.files`), so a reader never sees half."""
     from .errors import OutputError
+    from .files import atomic_write
 
-    temp = path.with_name(f".{path.name}.part")
     try:
-        temp.write_text(json.dumps(facts, indent=2) + "\n")
-        os.replace(temp, path)
+        with atomic_write(path) as temp:
+            temp.write_text(json.dumps(facts, indent=2) + "\n")
     except OSError as exc:
-        temp.unlink(missing_ok=True)
         raise OutputError(f"{path}: cannot write the report ({exc.strerror})") from None
+    except OutputError as exc:  # the temporary file could not be made: say which file it was for
+        raise OutputError(f"{path}: cannot write the report ({exc})") from None
 
 
 # -- building the report from what a job returned --------------------------------------------------

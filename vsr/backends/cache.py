@@ -13,6 +13,8 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from ..files import atomic_write
+
 
 def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/vsr`` (normally ``~/.cache/vsr``): where a cache is found, not what it holds."""
@@ -48,7 +50,5 @@ def key_of(fields: dict) -> str:
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so another process never sees a half-written file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    with atomic_write(path) as temp:
+        temp.write_bytes(data)

@@ -1,7 +1,6 @@
 """Weights files: safetensors only (never pickle), with the model's identity in the header."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -11,6 +10,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import WeightsError
+from ..files import atomic_write
 
 # safetensors dtype names a weights file may use (converted to the model's dtype on load).
 FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")
@@ -34,9 +34,8 @@ def save_weights(model: nn.Module, path: str | os.PathLike, extra: dict | None =
     }
     for key, value in (extra or {}).items():
         metadata[key] = value if isinstance(value, str) else json.dumps(value)
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file(tensors, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
+    with atomic_write(path) as temp:
+        save_file(tensors, str(temp), metadata=metadata)
 
 
 def read_header(path: str | os.PathLike) -> tuple[dict[str, str], dict[str, tuple[str, tuple[int, ...]]]]:
@@ -162,11 +161,3 @@ def recorded_config(path: str | os.PathLike) -> dict:
     """Architecture config recorded in a weights file's header ({} when absent)."""
     metadata, _ = read_header(path)
     return parse_config(path, metadata)
-
-
-def sha256_of(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
