@@ -31,6 +31,32 @@ def test_cpu_fp32_matches_reference(espcn, frames, channels_last):
     np.testing.assert_allclose(out, reference(espcn, frames), atol=1e-4, rtol=0)
 
 
+def test_threads_apply_to_the_runner_forward_only(frames):
+    """threads=1 is the count inside the runner's forward; the process keeps its own count after
+    the runner is built and after it runs (building used to call torch.set_num_threads)."""
+    seen = []
+
+    class Probe(torch.nn.Module):
+        scale = 2
+
+        def forward(self, x):
+            seen.append(torch.get_num_threads())
+            return torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+
+    before = torch.get_num_threads()
+    process = 2 if before == 1 else before  # a count that differs from the runner's 1
+    torch.set_num_threads(process)
+    try:
+        runner = TorchBackend(threads=1).build(Probe())
+        assert torch.get_num_threads() == process
+        out = runner.run(frames)
+        assert seen == [1]
+        assert torch.get_num_threads() == process
+        np.testing.assert_array_equal(out, np.repeat(np.repeat(frames, 2, axis=1), 2, axis=2))
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_cpu_writes_into_given_output(espcn, frames):
     runner = build_runner(espcn, TorchBackend())
     out = np.full((3, 74, 106), np.nan, np.float32)

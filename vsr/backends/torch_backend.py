@@ -1,6 +1,7 @@
 """PyTorch backend: eager inference on CPU, or on CUDA with overlapped copies (``torch_cuda.py``)."""
 from __future__ import annotations
 
+import contextlib
 import copy
 from dataclasses import dataclass
 
@@ -21,7 +22,8 @@ class TorchBackend:
       - ``device``: "cpu", "cuda" or "cuda:N".
       - ``precision``: fp32; fp16 or bf16 on CUDA (tensor cores; about twice fp32); bf16 on CPU
         only where the CPU has bf16 instructions (Zen 3 has not: it is slower there).
-      - ``threads``: CPU intra-op threads (None keeps torch's choice, one per core).
+      - ``threads``: CPU intra-op threads for this runner's forward calls (None keeps torch's
+        choice, one per core); set around each call, never left set for the process.
       - ``channels_last``: NHWC activations. None chooses: on (CUDA, where the tensor-core
         kernels are NHWC; and CPU, where oneDNN's direct convolutions are faster in it).
       - ``cuda_graph``: replay the whole network as one CUDA graph per input shape (saves
@@ -58,9 +60,26 @@ class TorchBackend:
             from .torch_cuda import TorchCudaRunner
 
             return TorchCudaRunner(model, self)
-        if self.threads:
-            torch.set_num_threads(self.threads)
         return TorchCpuRunner(model, self)
+
+
+@contextlib.contextmanager
+def intra_op_threads(threads: int | None):
+    """torch's intra-op thread count set to ``threads`` (None: left alone), restored on exit.
+
+    The count is the process's, not the runner's: set around each forward, not once when a runner
+    is built, so that building a runner with ``threads=1`` leaves the rest of the process (other
+    runners, a caller's own torch code) as it was.
+    """
+    before = torch.get_num_threads()
+    if not threads or threads == before:
+        yield
+        return
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 class TorchCpuRunner:
@@ -91,6 +110,7 @@ class TorchCpuRunner:
         x = torch.from_numpy(batch)[:, None]
         if self._dtype != torch.float32:
             x = x.to(self._dtype)
-        y = self.model(x.contiguous(memory_format=self._memory_format))
+        with intra_op_threads(self.backend.threads):
+            y = self.model(x.contiguous(memory_format=self._memory_format))
         torch.from_numpy(out).copy_(y[:, 0])
         return out
