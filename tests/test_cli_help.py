@@ -117,3 +117,17 @@ def test_the_paper_recipe_is_one_flag_away_and_given_flags_still_win(tmp_path, c
     assert mixed["model_config"]["activation"] == "relu" and mixed["patch_size"] == 12 and mixed["scale_augment"] == []
     msrn = _train_config(cli, monkeypatch, tmp_path, "--model", "msrn")
     assert "activation" not in msrn["model_config"] and "border" not in msrn["model_config"]
+
+
+def test_msrn_defaults_are_msrn_recipe_not_espcn_one(tmp_path, cli, monkeypatch):
+    from tests.conftest import assert_cli_error
+
+    msrn = _train_config(cli, monkeypatch, tmp_path, "--model", "msrn", "--scale", "2")
+    # The flags of vsr's first MSRN x2 run (issue 24), spelled out: the defaults must reproduce it.
+    spelled = _train_config(cli, monkeypatch, tmp_path, "--model", "msrn", "--scale", "2", "--patch-size", "48",
+                            "--batch-size", "16", "--patches-per-epoch", "1600", "--epochs", "12", "--lr", "3e-4",
+                            "--loss", "l1", "--schedule", "cosine", "--context", "0", "--scale-augment", "none")
+    assert {k: msrn[k] for k in RECIPE_FIELDS} == {k: spelled[k] for k in RECIPE_FIELDS}
+    assert msrn["precision"] in ("bf16", "fp32")  # auto: bf16 only where the CPU accelerates it
+    assert_cli_error(cli("train", "--model", "msrn", "--paper-recipe", "--train-dir", tmp_path, "--val-dir", tmp_path,
+                         "--out", tmp_path / "p"), "ESPCN paper's recipe")
