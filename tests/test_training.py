@@ -33,7 +33,7 @@ def config(tmp_path, out, epochs):
 def test_resume_gives_the_same_state_as_an_unbroken_run(tmp_path):
     make_images(tmp_path / "train", 3, 48, 0)
     make_images(tmp_path / "val", 1, 32, 1)
-    quiet = dict(quiet=True, log=lambda _: None)
+    quiet = dict(log=lambda _: None)
     unbroken = train(config(tmp_path, "a", 3), **quiet)
 
 
@@ -42,7 +42,7 @@ def test_resume_gives_the_same_state_as_an_unbroken_run(tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train(config(tmp_path, "b", 3), quiet=True, log=crash_after_first_epoch)
+        train(config(tmp_path, "b", 3), log=crash_after_first_epoch)
     resumed = train(config(tmp_path, "b", 3), resume=str(tmp_path / "b" / "checkpoint.pt"), **quiet)  # ...and resume
 
     a, b = load_checkpoint(tmp_path / "a" / "checkpoint.pt"), load_checkpoint(tmp_path / "b" / "checkpoint.pt")
@@ -87,7 +87,7 @@ def test_patches_are_aligned_and_the_plan_depends_only_on_seed_and_epoch():
 def test_stop_at_then_resume_equals_an_unbroken_run_and_records_both_commands(tmp_path):
     make_images(tmp_path / "train", 3, 48, 0)
     make_images(tmp_path / "val", 1, 32, 1)
-    quiet = dict(quiet=True, log=lambda _: None)
+    quiet = dict(log=lambda _: None)
     unbroken = train(config(tmp_path, "a", 3), **quiet)
 
     first = train(config(tmp_path, "b", 3), stop_at=1, **quiet)
@@ -159,7 +159,7 @@ def test_training_with_context_runs_and_its_loss_counts_only_the_weighted_pixels
     make_images(tmp_path / "val", 1, 32, 1)
     cfg = config(tmp_path, "a", 2)
     cfg.context = 4
-    summary = train(cfg, quiet=True, log=lambda _: None)
+    summary = train(cfg, log=lambda _: None)
     assert summary["config"]["context"] == 4 and len(summary["history"]) == 2
     assert all(np.isfinite(h["loss"]) for h in summary["history"])
 
@@ -199,3 +199,27 @@ def test_train_cli_takes_scale_augment_and_border_and_refuses_what_does_not_appl
     assert not (tmp_path / "c").exists()
     assert_cli_error(cli(*common, "--out", tmp_path / "b", "--scale-augment", "0.5,1.5"), "--scale-augment")
     assert not (tmp_path / "b").exists()
+
+
+def test_threads_hold_for_the_run_only_and_a_progress_bar_sees_every_patch(tmp_path):
+    make_images(tmp_path / "train", 3, 48, 0)
+    make_images(tmp_path / "val", 1, 32, 1)
+    cfg = config(tmp_path, "a", 2)
+    cfg.threads = 1
+    before = torch.get_num_threads()
+    bars = []
+
+    class Bar:
+        def __init__(self, total, desc):
+            self.total, self.desc, self.n, self.closed = total, desc, 0, False
+            bars.append(self)
+
+        def update(self, n):
+            self.n += n
+
+        def close(self):
+            self.closed = True
+
+    train(cfg, log=lambda _: None, progress=Bar)
+    assert torch.get_num_threads() == before  # the library changed nothing for the rest of the process
+    assert [(b.desc, b.total, b.n, b.closed) for b in bars] == [("epoch 1/2", 64, 64, True), ("epoch 2/2", 64, 64, True)]

@@ -94,13 +94,13 @@ def test_a_bf16_run_records_its_precision_and_resumes_in_it(tmp_path):
                       out_dir=str(tmp_path / "run"), patch_size=8, batch_size=4, epochs=2, patches_per_epoch=8,
                       lr=1e-3, model_config={"blocks": 1}, precision="bf16", command="vsr train (test)")
     lines = []
-    summary = train(cfg, quiet=True, log=lines.append, stop_at=1)
+    summary = train(cfg, log=lines.append, stop_at=1)
     assert "bf16 on cpu" in lines[0]
     assert summary["config"]["precision"] == "bf16"
     assert np.isfinite(summary["history"][0]["loss"])
     # --resume keeps the run's precision whatever the new command line says.
     cfg.precision = "fp32"
-    resumed = train(cfg, resume=str(tmp_path / "run" / "checkpoint.pt"), quiet=True, log=lambda _: None)
+    resumed = train(cfg, resume=str(tmp_path / "run" / "checkpoint.pt"), log=lambda _: None)
     assert resumed["config"]["precision"] == "bf16" and resumed["epochs"] == 2
     state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
     assert all(t.dtype == torch.float32 for t in state["model"].values())

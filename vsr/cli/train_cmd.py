@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import sys
 
 from ..errors import ConfigError
 from .common import MODEL_CHOICES, HelpFormatter, examples
@@ -105,6 +104,7 @@ def _factors(text: str) -> list[float]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..report import Reporter
     from ..training import TrainConfig, train
     from ..training.precision import default_precision
 
@@ -153,7 +153,9 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.stop_at is not None and args.stop_at < 1:
         raise ConfigError("--stop-at must be at least 1")
-    summary = train(config, resume=args.resume, quiet=args.quiet, log=lambda line: print(line, file=sys.stderr), stop_at=args.stop_at)
+    reporter = Reporter(quiet=args.quiet)
+    summary = train(config, resume=args.resume, log=reporter.note, stop_at=args.stop_at,
+                    progress=lambda total, desc: reporter.progress(total, unit="patch", desc=desc))
     print(f"best validation PSNR {summary['best_val_psnr']:.3f} dB at epoch {summary['best_epoch']}; weights: {summary['config']['out_dir']}/best.safetensors")
     return 0
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -111,20 +110,28 @@ def _init_from(model: nn.Module, path: str) -> int:
     return len(fitting)
 
 
-def _progress(total: int, desc: str, quiet: bool):
-    from tqdm import tqdm
+@dataclass
+class _RunState:
+    """What a run carries from epoch to epoch, and what its checkpoint restores."""
 
-    return tqdm(total=total, desc=desc, unit="patch", unit_scale=True, disable=quiet, leave=False, file=sys.stderr, dynamic_ncols=True)
+    config: TrainConfig
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    precision: Precision
+    memory_format: torch.memory_format
+    invocations: list[dict]  # every command that trained this run, and the epochs each one ran
+    start_epoch: int = 0
+    best_psnr: float = -math.inf
+    best_epoch: int = -1
+    history: list[dict] = field(default_factory=list)
 
 
-def train(config: TrainConfig, resume: str | None = None, quiet: bool = False, log=print, stop_at: int | None = None) -> dict:
-    """Run (or resume) training; returns the summary written to ``OUT/summary.json``.
-
-    ``stop_at``: end this invocation after that epoch (the schedule still spans ``config.epochs``),
-    leaving a checkpoint to resume from: long runs in time-boxed sessions, reproducibly.
-    """
+def _restore(config: TrainConfig, resume: str | None, log) -> _RunState:
+    """A new run from ``config``, or the run saved in the checkpoint ``resume`` (its own config,
+    with this command's schedule length, workers, threads and command line)."""
     checkpoint = load_checkpoint(resume) if resume else None
-    invocations = []  # every command that trained this run, and the epochs each one ran
+    invocations = []
     if checkpoint is not None:
         saved = json.loads(checkpoint["config"])
         # Checkpoints from before invocations were recorded: the first command ran up to here.
@@ -136,8 +143,6 @@ def train(config: TrainConfig, resume: str | None = None, quiet: bool = False, l
         config = TrainConfig(**saved)
     config.validate()
     precision = Precision(config.precision, config.device)
-    if config.threads:
-        torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     model = create_model(config.model, config.scale, **config.model_config).to(config.device)
     # oneDNN's convolutions run ~1.25x faster on NHWC tensors (measured: ESPCN x3 step, 1 thread).
@@ -147,8 +152,7 @@ def train(config: TrainConfig, resume: str | None = None, quiet: bool = False, l
         log(f"initialised {_init_from(model, config.init_weights)} tensors from {config.init_weights}")
     optimizer = _optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(config.schedule, config.epochs))
-
-    start_epoch, best_psnr, best_epoch, history = 0, -math.inf, -1, []
+    state = _RunState(config, model, optimizer, scheduler, precision, memory_format, invocations)
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
@@ -158,82 +162,127 @@ def train(config: TrainConfig, resume: str | None = None, quiet: bool = False, l
         for group, base_lr in zip(optimizer.param_groups, scheduler.base_lrs):
             group["lr"] = base_lr * factor(scheduler.last_epoch)
         torch.set_rng_state(checkpoint["torch_rng"])
-        start_epoch = int(checkpoint["epoch"])
-        best_psnr, best_epoch = float(checkpoint["best_psnr"]), int(checkpoint["best_epoch"])
-        history = json.loads(checkpoint["history"])
-        log(f"resumed from {resume} at epoch {start_epoch}")
+        state.start_epoch = int(checkpoint["epoch"])
+        state.best_psnr, state.best_epoch = float(checkpoint["best_psnr"]), int(checkpoint["best_epoch"])
+        state.history = json.loads(checkpoint["history"])
+        log(f"resumed from {resume} at epoch {state.start_epoch}")
+    return state
 
-    train_pairs = load_pairs(config.train_dirs, config.scale, tuple(config.scale_augment))
-    val_pairs = load_pairs(config.val_dirs, config.scale)
-    dataset = PatchDataset(train_pairs, config.scale, config.patch_size, config.patches_per_epoch, config.seed, context=config.context)
-    log(f"{config.model} x{config.scale}: {sum(p.numel() for p in model.parameters())} parameters, "
-        f"{len(dataset.pairs)} training images, {len(val_pairs)} validation images, {config.precision} on {config.device}")
 
-    # Made only now that the model and data are known good: a refused run leaves nothing behind.
-    out_dir = Path(config.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    invocations.append({"command": config.command, "epochs": config.epochs, "first_epoch": start_epoch + 1, "last_epoch": start_epoch})
-    end_epoch = min(config.epochs, stop_at) if stop_at else config.epochs
-    for epoch in range(start_epoch, end_epoch):
-        started = time.perf_counter()
-        dataset.set_epoch(epoch)
-        loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=False, num_workers=config.workers, drop_last=True)
-        model.train()
-        total_loss, batches = 0.0, 0
-        with _progress(len(loader) * config.batch_size, f"epoch {epoch + 1}/{config.epochs}", quiet) as bar:
-            for batch in loader:
-                lr_patch, hr_patch, *weight = (t.to(config.device, memory_format=memory_format) for t in batch)
-                with precision.autocast():
-                    sr = model(lr_patch)
-                loss = _loss(config.loss, sr.float(), hr_patch, *weight)
-                precision.step(loss, optimizer)
-                total_loss += loss.item()
-                batches += 1
+def _train_epoch(state: _RunState, dataset: PatchDataset, epoch: int, progress) -> float:
+    """One epoch of steps over the patch plan of ``epoch``; returns the mean loss."""
+    config = state.config
+    dataset.set_epoch(epoch)
+    loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=False, num_workers=config.workers, drop_last=True)
+    state.model.train()
+    total_loss, batches = 0.0, 0
+    bar = progress(len(loader) * config.batch_size, f"epoch {epoch + 1}/{config.epochs}") if progress else None
+    try:
+        for batch in loader:
+            lr_patch, hr_patch, *weight = (t.to(config.device, memory_format=state.memory_format) for t in batch)
+            with state.precision.autocast():
+                sr = state.model(lr_patch)
+            loss = _loss(config.loss, sr.float(), hr_patch, *weight)
+            state.precision.step(loss, state.optimizer)
+            total_loss += loss.item()
+            batches += 1
+            if bar is not None:
                 bar.update(config.batch_size)
-                if batches % 20 == 0:
-                    bar.set_postfix(loss=f"{total_loss / batches:.5f}")
-        scheduler.step()
-        val_psnr = validate_psnr(model, val_pairs, config.scale, config.device)
-        seconds = time.perf_counter() - started
-        improved = val_psnr > best_psnr
-        if improved:
-            best_psnr, best_epoch = val_psnr, epoch + 1
-            save_weights(model, out_dir / "best.safetensors", extra={"epoch": str(epoch + 1), "val_psnr": f"{val_psnr:.4f}", "command": config.command})
-        invocations[-1]["last_epoch"] = epoch + 1
-        history.append({"epoch": epoch + 1, "loss": total_loss / max(batches, 1), "val_psnr": val_psnr, "seconds": seconds, "lr": optimizer.param_groups[0]["lr"]})
-        save_checkpoint(
-            {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "epoch": epoch + 1,
-                "best_psnr": best_psnr,
-                "best_epoch": best_epoch,
-                "torch_rng": torch.get_rng_state(),
-                "config": json.dumps(asdict(config)),
-                "history": json.dumps(history),
-                "invocations": json.dumps(invocations),
-            },
-            out_dir / "checkpoint.pt",
-        )
-        log(f"epoch {epoch + 1}/{config.epochs}  loss {total_loss / max(batches, 1):.5f}  val {val_psnr:.3f} dB"
-            f"{'  (best)' if improved else ''}  {seconds:.1f}s")
+    finally:
+        if bar is not None:
+            bar.close()
+    state.scheduler.step()
+    return total_loss / max(batches, 1)
 
-    done_epochs = max(start_epoch, end_epoch)
+
+def _end_epoch(state: _RunState, epoch: int, loss: float, val_psnr: float, seconds: float, out_dir: Path) -> bool:
+    """Record the epoch, write the best weights if it improved, then the checkpoint; True if improved."""
+    config = state.config
+    improved = val_psnr > state.best_psnr
+    if improved:
+        state.best_psnr, state.best_epoch = val_psnr, epoch + 1
+        save_weights(state.model, out_dir / "best.safetensors",
+                     extra={"epoch": str(epoch + 1), "val_psnr": f"{val_psnr:.4f}", "command": config.command})
+    state.invocations[-1]["last_epoch"] = epoch + 1
+    state.history.append({"epoch": epoch + 1, "loss": loss, "val_psnr": val_psnr, "seconds": seconds,
+                          "lr": state.optimizer.param_groups[0]["lr"]})
+    save_checkpoint(
+        {
+            "model": state.model.state_dict(),
+            "optimizer": state.optimizer.state_dict(),
+            "scheduler": state.scheduler.state_dict(),
+            "epoch": epoch + 1,
+            "best_psnr": state.best_psnr,
+            "best_epoch": state.best_epoch,
+            "torch_rng": torch.get_rng_state(),
+            "config": json.dumps(asdict(config)),
+            "history": json.dumps(state.history),
+            "invocations": json.dumps(state.invocations),
+        },
+        out_dir / "checkpoint.pt",
+    )
+    return improved
+
+
+def _finish(state: _RunState, end_epoch: int, out_dir: Path, log) -> dict:
+    """The last weights of a finished schedule, or how to continue; the summary, written and returned."""
+    config = state.config
+    done_epochs = max(state.start_epoch, end_epoch)
     if done_epochs >= config.epochs:
-        save_weights(model, out_dir / "last.safetensors", extra={"epoch": str(config.epochs), "command": config.command})
+        save_weights(state.model, out_dir / "last.safetensors", extra={"epoch": str(config.epochs), "command": config.command})
     else:
         log(f"stopped after epoch {done_epochs} of {config.epochs}; continue with --resume {out_dir / 'checkpoint.pt'}")
     summary = {
         "config": asdict(config),
-        "best_val_psnr": best_psnr,
-        "best_epoch": best_epoch,
+        "best_val_psnr": state.best_psnr,
+        "best_epoch": state.best_epoch,
         "epochs": done_epochs,
         "schedule_epochs": config.epochs,
-        "invocations": invocations,
-        "train_seconds": sum(h["seconds"] for h in history),
-        "history": history,
+        "invocations": state.invocations,
+        "train_seconds": sum(h["seconds"] for h in state.history),
+        "history": state.history,
     }
     with atomic_write(out_dir / "summary.json") as temp:
         temp.write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def train(config: TrainConfig, resume: str | None = None, log=lambda line: None, stop_at: int | None = None,
+          progress=None) -> dict:
+    """Run (or resume) training; returns the summary written to ``OUT/summary.json``.
+
+    ``log(line)`` receives one line per event (an epoch's figures, a resume); ``progress(total,
+    desc)``, if given, returns a bar with ``update(n)`` and ``close()`` for each epoch's patches.
+    ``stop_at``: end this invocation after that epoch (the schedule still spans ``config.epochs``),
+    leaving a checkpoint to resume from: long runs in time-boxed sessions, reproducibly.
+    ``config.threads`` holds for this call only: torch's thread count is restored afterwards.
+    """
+    threads_before = torch.get_num_threads()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    try:
+        state = _restore(config, resume, log)
+        config = state.config
+        train_pairs = load_pairs(config.train_dirs, config.scale, tuple(config.scale_augment))
+        val_pairs = load_pairs(config.val_dirs, config.scale)
+        dataset = PatchDataset(train_pairs, config.scale, config.patch_size, config.patches_per_epoch, config.seed, context=config.context)
+        log(f"{config.model} x{config.scale}: {sum(p.numel() for p in state.model.parameters())} parameters, "
+            f"{len(dataset.pairs)} training images, {len(val_pairs)} validation images, {config.precision} on {config.device}")
+
+        # Made only now that the model and data are known good: a refused run leaves nothing behind.
+        out_dir = Path(config.out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        state.invocations.append({"command": config.command, "epochs": config.epochs,
+                                  "first_epoch": state.start_epoch + 1, "last_epoch": state.start_epoch})
+        end_epoch = min(config.epochs, stop_at) if stop_at else config.epochs
+        for epoch in range(state.start_epoch, end_epoch):
+            started = time.perf_counter()
+            loss = _train_epoch(state, dataset, epoch, progress)
+            val_psnr = validate_psnr(state.model, val_pairs, config.scale, config.device)
+            seconds = time.perf_counter() - started
+            improved = _end_epoch(state, epoch, loss, val_psnr, seconds, out_dir)
+            log(f"epoch {epoch + 1}/{config.epochs}  loss {loss:.5f}  val {val_psnr:.3f} dB"
+                f"{'  (best)' if improved else ''}  {seconds:.1f}s")
+        return _finish(state, end_epoch, out_dir, log)
+    finally:
+        torch.set_num_threads(threads_before)
