@@ -180,3 +180,14 @@ def test_crafted_header_through_a_real_process_has_no_traceback(tmp_path):
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(picture)
     assert_one_line_error(run_vsr("upscale", picture, tmp_path / "out.png", "--weights", weights), "features must be a list of 2")
     assert not (tmp_path / "out.png").exists()
+
+
+def test_a_weights_file_gets_the_umasks_permissions(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        save_weights(create_model("espcn", 2), tmp_path / "w.safetensors")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "w.safetensors").stat().st_mode & 0o777 == 0o644

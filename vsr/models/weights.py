@@ -22,7 +22,7 @@ def save_weights(model: nn.Module, path: str | os.PathLike, extra: dict | None =
     The header records the model name, scale and architecture config, so a file given with
     ``--weights`` can be checked against the requested model and scale.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     path = Path(path)
     tensors = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -35,7 +35,9 @@ def save_weights(model: nn.Module, path: str | os.PathLike, extra: dict | None =
     for key, value in (extra or {}).items():
         metadata[key] = value if isinstance(value, str) else json.dumps(value)
     with atomic_write(path) as temp:
-        save_file(tensors, str(temp), metadata=metadata)
+        # Bytes written into vsr's own temporary file: safetensors' save_file makes its file 0600,
+        # and a weights file must get the umask's permissions like any other output.
+        temp.write_bytes(save(tensors, metadata=metadata))
 
 
 def read_header(path: str | os.PathLike) -> tuple[dict[str, str], dict[str, tuple[str, tuple[int, ...]]]]:
