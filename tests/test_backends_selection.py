@@ -125,3 +125,56 @@ def test_auto_runner_matches_torch_reference(espcn, tmp_path):
     runner = build_runner(espcn, make_backend("auto", cache_dir=str(tmp_path)))
     atol = 1e-4 if runner.precision == "fp32" else 2 / 255
     np.testing.assert_allclose(runner.run(frames), expected, atol=atol, rtol=0)
+
+
+def test_selection_and_scheduling_ask_the_registered_classes(monkeypatch):
+    """make_backend, auto's order and a cluster task's GPU request come from the backend classes
+    in BACKENDS, not from rules repeated beside them: a class registered there is used by all three."""
+    from dataclasses import dataclass
+
+    from vsr.backends import BACKENDS, AutoBackend, backend_class
+    from vsr.cluster.settings import ClusterSettings
+
+    @dataclass(frozen=True)
+    class Fake:
+        device: str = "cpu"
+        precision: str = "fp32"
+        name = "fake"
+
+        @classmethod
+        def for_request(cls, device=None, precision=None, threads=None, cache_dir=None):
+            return cls(device or "cpu", precision or "fp32")
+
+        @classmethod
+        def auto_candidate(cls, device, precision, threads=None, cache_dir=None):
+            return cls(device, precision) if device == "cpu" else None
+
+        @staticmethod
+        def uses_gpu(device):
+            return False
+
+        def check(self):
+            pass
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setitem(BACKENDS, "fake", Fake)
+    monkeypatch.delitem(BACKENDS, "torch")
+    monkeypatch.setitem(BACKENDS, "torch", TorchBackend)  # back at the end: after the fake
+    assert backend_class("fake") is Fake and backend_class("auto") is AutoBackend
+    assert make_backend("fake") == Fake("cpu", "fp32")
+    assert [b.name for b in make_backend("auto").candidates()][-2:] == ["fake", "torch"]
+    assert ClusterSettings(backend="fake").wants_gpu() is False
+    assert ClusterSettings(backend="torch").wants_gpu() is None
+    with pytest.raises(ConfigError, match="unknown backend 'nope'"):
+        backend_class("nope")
+
+
+def test_named_backends_take_their_class_defaults(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert make_backend("torch", threads=2) == TorchBackend(device="cpu", precision="fp32", threads=2)
+    from vsr.backends import TensorRTBackend
+
+    assert TensorRTBackend.for_request() == TensorRTBackend(device="cuda", precision="fp16")
+    assert TensorRTBackend.for_request("cpu").precision == "fp32"  # refused by check(), as before
+    if HAVE_ORT:
+        assert make_backend("onnxruntime", threads=3) == OnnxRuntimeBackend(device="cpu", precision="fp32", threads=3)

@@ -2,9 +2,10 @@
 
 ``make_backend(name, device, precision)`` gives a backend value (a frozen dataclass of its knobs);
 ``build_runner(model, backend)`` gives a runner with fallback, the fp16 guard and tiling applied.
-The backends are registered here by name: ``torch`` (``torch_backend.py``), ``onnxruntime``
-(``onnxruntime.py``, optional extra ``vsr[onnx]``) and ``tensorrt`` (``tensorrt.py``, optional
-extra ``vsr[tensorrt]``; imported only when used).
+The backend classes are registered by name in ``selection.BACKENDS``: ``tensorrt``
+(``tensorrt.py``, optional extra ``vsr[tensorrt]``; imported only when used), ``onnxruntime``
+(``onnxruntime.py``, optional extra ``vsr[onnx]``) and ``torch`` (``torch_backend.py``); each
+class owns its defaults and says whether it uses a GPU.
 """
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from .base import OutOfMemory, Runner
 _LAZY = {
     "OnnxRuntimeBackend": ".onnxruntime",
     "BACKEND_NAMES": ".selection",
+    "BACKENDS": ".selection",
+    "backend_class": ".selection",
     "AutoBackend": ".selection",
     "build_runner": ".selection",
     "make_backend": ".selection",
@@ -41,4 +44,6 @@ __all__ = [
     "make_backend",
     "build_runner",
     "BACKEND_NAMES",
+    "BACKENDS",
+    "backend_class",
 ]

@@ -1,7 +1,10 @@
 """The interface every backend implements.
 
 A *backend* is a small frozen dataclass of the knobs that matter (device, precision, threads); its
-``build(model)`` returns a *runner* that turns a batch of luma planes into upscaled planes. Callers
+``build(model)`` returns a *runner* that turns a batch of luma planes into upscaled planes. Each
+backend class also owns its rules as classmethods, which selection and cluster scheduling ask
+instead of repeating them: ``for_request`` (its defaults), ``auto_candidate`` (whether and how
+``auto`` may try it on a device) and ``uses_gpu`` (what a task running it needs). Callers
 (image, video, eval, bench) only ever see runners, and get them from
 :func:`vsr.backends.build_runner`, which adds tiling and the fp16 guard around the backend's own
 runner (see ``tiling.py`` and ``guard.py``).
@@ -63,6 +66,21 @@ def output_for(batch: np.ndarray, scale: int, out: np.ndarray | None) -> np.ndar
     if out.shape != shape or out.dtype != np.float32 or not out.flags.c_contiguous:
         raise ValueError(f"out must be C-contiguous float32 {shape}; got {out.dtype} {out.shape}")
     return out
+
+
+def default_precision(device: str) -> str:
+    """fp16 on a CUDA GPU (about twice fp32 on tensor cores), fp32 on the CPU: the default of the
+    backends that run on both."""
+    return "fp16" if device.startswith("cuda") else "fp32"
+
+
+def device_uses_gpu(device: str | None) -> bool | None:
+    """True for a CUDA device, False for the CPU, None when not given (the backend chooses)."""
+    if device is not None and device.startswith("cuda"):
+        return True
+    if device == "cpu":
+        return False
+    return None
 
 
 def first_line(exc: BaseException, limit: int = 200) -> str:

@@ -6,14 +6,16 @@ eager torch here (ESPCN x2 on 2 Zen 3 cores: see ``bench/results/backends_*.md``
 """
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, replace
 
 import numpy as np
+import torch
 import torch.nn as nn
 
 from ..errors import ConfigError
 from ..sysinfo import usable_cores
-from .base import OutOfMemory, check_batch, first_line, output_for
+from .base import OutOfMemory, check_batch, device_uses_gpu, first_line, output_for
 from .blocked_subpixel import can_block
 from .onnx_export import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME, cached_onnx
 from .side_by_side import SideBySideRunner
@@ -63,6 +65,29 @@ class OnnxRuntimeBackend:
     side_by_side: bool = True
 
     name = "onnxruntime"
+
+    @classmethod
+    def for_request(cls, device=None, precision=None, threads=None, cache_dir=None) -> "OnnxRuntimeBackend":
+        """This backend for what a user asked; None takes its default: fp32, on a CUDA GPU when
+        torch sees one and ORT has a GPU provider (they come in another wheel, onnxruntime-gpu),
+        else on the CPU."""
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() and cls(device="cuda").providers() else "cpu"
+        return cls(device=device, precision=precision or "fp32", threads=threads, cache_dir=cache_dir)
+
+    @classmethod
+    def auto_candidate(cls, device: str, precision: str, threads=None, cache_dir=None) -> "OnnxRuntimeBackend | None":
+        """A candidate of ``auto`` on the CPU in fp32, when ``onnxruntime`` is installed (looked up,
+        not imported). On a GPU, TensorRT and torch come first and ORT is not tried."""
+        if device != "cpu" or precision != "fp32" or importlib.util.find_spec("onnxruntime") is None:
+            return None
+        return cls(device="cpu", threads=threads, cache_dir=cache_dir)
+
+    @staticmethod
+    def uses_gpu(device: str | None) -> bool | None:
+        """The device says; None counts as the CPU: the plain ``onnxruntime`` wheel has no GPU
+        provider, so a task without a device is scheduled as CPU work."""
+        return False if device is None else device_uses_gpu(device)
 
     def providers(self) -> list:
         """Execution providers to ask for, best first (each one with its options)."""

@@ -1,7 +1,9 @@
 """Choosing a backend, falling back when one fails to build, and wrapping the result.
 
-``auto`` tries, in order: TensorRT on CUDA (if ``tensorrt`` is installed), torch on CUDA, ONNX
-Runtime on CPU (if installed), torch on CPU. Backends that cannot apply (no GPU, package missing,
+:data:`BACKENDS` is the one registry of backend classes, fastest first. ``auto`` asks each, on a
+CUDA GPU and then on the CPU, whether it applies there (``auto_candidate``): today TensorRT on
+CUDA (if ``tensorrt`` is installed), torch on CUDA, ONNX Runtime on CPU (if installed), torch on
+CPU. A named backend's defaults are its class's (``for_request``). Backends that cannot apply (no GPU, package missing,
 precision unsupported) are skipped silently; one that applies but fails to build, or fails its
 first batch, is reported in a single warning line on stderr, naming what was used instead. A backend named explicitly is never
 replaced: if it cannot run, :class:`~vsr.errors.ConfigError` says why.
@@ -11,7 +13,6 @@ Every runner handed out is wrapped the same way (here, and only here): the fp16/
 """
 from __future__ import annotations
 
-import importlib.util
 import sys
 from dataclasses import dataclass
 
@@ -20,7 +21,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import ConfigError, VsrError
-from .base import PRECISIONS, check_batch, first_line, output_for
+from .base import PRECISIONS, check_batch, default_precision, device_uses_gpu, first_line, output_for
 from .guard import NonFiniteGuard
 from .output_check import FirstOutputCheck
 from .onnxruntime import OnnxRuntimeBackend
@@ -28,7 +29,8 @@ from .tensorrt import TensorRTBackend
 from .tiling import TiledRunner, activation_bytes_per_pixel, receptive_radius
 from .torch_backend import TorchBackend
 
-BACKENDS = {"tensorrt": TensorRTBackend, "torch": TorchBackend, "onnxruntime": OnnxRuntimeBackend}
+# The backend classes by name, fastest first: the order in which ``auto`` tries them on a device.
+BACKENDS = {"tensorrt": TensorRTBackend, "onnxruntime": OnnxRuntimeBackend, "torch": TorchBackend}
 BACKEND_NAMES = ("auto", *BACKENDS)
 
 # Activation memory a CPU runner may use per call; beyond it frames are tiled (8K input, MSRN 4K).
@@ -48,6 +50,20 @@ class AutoBackend:
 
     name = "auto"
 
+    @classmethod
+    def for_request(cls, device=None, precision=None, threads=None, cache_dir=None) -> "AutoBackend":
+        """None stays None: each candidate fills in its own default."""
+        return cls(device=device, precision=precision, threads=threads, cache_dir=cache_dir)
+
+    @staticmethod
+    def uses_gpu(device: str | None) -> bool | None:
+        """The device says; None: a GPU where there is one."""
+        return device_uses_gpu(device)
+
+    def check(self) -> None:
+        """Impossible device/precision combinations fail here, early."""
+        self.candidates()
+
     def candidates(self) -> list:
         """The backends to try, best first, skipping those that cannot apply here."""
         cuda = torch.cuda.is_available()
@@ -59,19 +75,27 @@ class AutoBackend:
         found = []
         if cuda and device != "cpu":
             gpu = device or "cuda"
-            precision = self.precision or "fp16"
-            if precision in ("fp16", "fp32") and importlib.util.find_spec("tensorrt") is not None:
-                found.append(TensorRTBackend(device=gpu, precision=precision, cache_dir=self.cache_dir))
-            found.append(TorchBackend(device=gpu, precision=precision))
+            found += self._candidates_on(gpu, self.precision or default_precision(gpu))
         if self.precision == "fp16" and not found:
             raise ConfigError("fp16 needs a CUDA GPU; on CPU use fp32 (or bf16 with --backend torch)")
         if device is None or device == "cpu":
             # Falling back from a GPU in fp16 means fp32 on the CPU; an explicit bf16 stays bf16 (torch).
-            precision = "bf16" if self.precision == "bf16" else "fp32"
-            if precision == "fp32" and importlib.util.find_spec("onnxruntime") is not None:
-                found.append(OnnxRuntimeBackend(device="cpu", threads=self.threads, cache_dir=self.cache_dir))
-            found.append(TorchBackend(device="cpu", precision=precision, threads=self.threads))
+            found += self._candidates_on("cpu", "bf16" if self.precision == "bf16" else "fp32")
         return found
+
+    def _candidates_on(self, device: str, precision: str) -> list:
+        """The registered backends that apply on ``device`` in ``precision``, in registry order."""
+        found = (cls.auto_candidate(device, precision, self.threads, self.cache_dir) for cls in BACKENDS.values())
+        return [backend for backend in found if backend is not None]
+
+
+def backend_class(name: str):
+    """The class of the backend called ``name`` (``auto`` included); :class:`ConfigError` if none."""
+    if name == AutoBackend.name:
+        return AutoBackend
+    if name not in BACKENDS:
+        raise ConfigError(f"unknown backend {name!r}; known: {', '.join(BACKEND_NAMES)}")
+    return BACKENDS[name]
 
 
 def make_backend(
@@ -83,31 +107,13 @@ def make_backend(
 ):
     """The backend value for a name; ``auto`` picks the fastest one this machine has.
 
-    ``device`` None means a CUDA GPU when there is one; ``precision`` None means fp16 on CUDA and
-    fp32 on CPU. Raises :class:`ConfigError` for a combination that cannot run here.
+    ``device``, ``precision`` None take the backend class's defaults (its ``for_request``; for torch,
+    a CUDA GPU when there is one, fp16 there and fp32 on the CPU). Raises :class:`ConfigError` for a combination that cannot run here.
     """
-    if name not in BACKEND_NAMES:
-        raise ConfigError(f"unknown backend {name!r}; known: {', '.join(BACKEND_NAMES)}")
+    cls = backend_class(name)
     if precision is not None and precision not in PRECISIONS:
         raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
-    if name == "auto":
-        backend = AutoBackend(device=device, precision=precision, threads=threads, cache_dir=cache_dir)
-        backend.candidates()  # impossible device/precision combinations fail here, early
-        return backend
-    if name == "onnxruntime":
-        # ORT's GPU providers come in another wheel (onnxruntime-gpu): without them, the CPU.
-        if device is None:
-            device = "cuda" if torch.cuda.is_available() and OnnxRuntimeBackend(device="cuda").providers() else "cpu"
-        backend = OnnxRuntimeBackend(device=device, precision=precision or "fp32", threads=threads, cache_dir=cache_dir)
-    else:
-        if device is None:
-            device = "cuda" if name == "tensorrt" or torch.cuda.is_available() else "cpu"
-        if precision is None:
-            precision = "fp16" if device.startswith("cuda") else "fp32"
-        if name == "tensorrt":
-            backend = TensorRTBackend(device=device, precision=precision, cache_dir=cache_dir)
-        else:
-            backend = TorchBackend(device=device, precision=precision, threads=threads)
+    backend = cls.for_request(device, precision, threads, cache_dir)
     backend.check()
     return backend
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import ConfigError, VsrError
-from .base import OutOfMemory, check_batch, first_line, output_for
+from .base import OutOfMemory, check_batch, default_precision, first_line, output_for
 from .cache import cache_dir, key_of, write_atomically
 from .onnx_export import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME, cached_onnx, fp16_graph
 from .torch_cuda import CudaPipeline
@@ -140,11 +141,34 @@ class TensorRTBackend:
     cache_dir: str | None = None
 
     name = "tensorrt"
+    PRECISIONS = ("fp16", "fp32")
+
+    @classmethod
+    def for_request(cls, device=None, precision=None, threads=None, cache_dir=None) -> "TensorRTBackend":
+        """This backend for what a user asked; None takes its default: the first CUDA GPU, fp16
+        there. (TensorRT sets its own threads: ``threads`` is not used.)"""
+        device = device or "cuda"
+        return cls(device=device, precision=precision or default_precision(device), cache_dir=cache_dir)
+
+    @classmethod
+    def auto_candidate(cls, device: str, precision: str, threads=None, cache_dir=None) -> "TensorRTBackend | None":
+        """A candidate of ``auto`` on a CUDA GPU in fp16 or fp32, when the ``tensorrt`` package is
+        installed (looked up, not imported: the import is slow, and only a build needs it)."""
+        if not device.startswith("cuda") or precision not in cls.PRECISIONS:
+            return None
+        if importlib.util.find_spec("tensorrt") is None:
+            return None
+        return cls(device=device, precision=precision, cache_dir=cache_dir)
+
+    @staticmethod
+    def uses_gpu(device: str | None) -> bool:
+        """Always: TensorRT runs on NVIDIA GPUs only."""
+        return True
 
     def check(self) -> None:
         if not self.device.startswith("cuda"):
             raise ConfigError(f"the tensorrt backend runs on NVIDIA GPUs only, not on {self.device!r}")
-        if self.precision not in ("fp16", "fp32"):
+        if self.precision not in self.PRECISIONS:
             raise ConfigError(f"the tensorrt backend takes fp16 or fp32, not {self.precision}")
         if not torch.cuda.is_available():
             raise ConfigError("the tensorrt backend needs a CUDA GPU, and torch sees none")

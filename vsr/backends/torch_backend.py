@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import ConfigError
-from .base import check_batch, output_for
+from .base import check_batch, default_precision, device_uses_gpu, output_for
 from .torch_precision import DTYPES
 
 
@@ -39,6 +39,24 @@ class TorchBackend:
     compile: bool = False
 
     name = "torch"
+
+    @classmethod
+    def for_request(cls, device=None, precision=None, threads=None, cache_dir=None) -> "TorchBackend":
+        """This backend for what a user asked; None takes its default: a CUDA GPU when torch sees
+        one, else the CPU; fp16 on the GPU, fp32 on the CPU. (It caches nothing: no ``cache_dir``.)"""
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        return cls(device=device, precision=precision or default_precision(device), threads=threads)
+
+    @classmethod
+    def auto_candidate(cls, device: str, precision: str, threads=None, cache_dir=None) -> "TorchBackend":
+        """Always a candidate of ``auto``: torch is what vsr itself runs on (threads: CPU only)."""
+        return cls(device=device, precision=precision, threads=threads if device == "cpu" else None)
+
+    @staticmethod
+    def uses_gpu(device: str | None) -> bool | None:
+        """The device says; None: torch takes a GPU where there is one."""
+        return device_uses_gpu(device)
 
     def check(self) -> None:
         """Raise :class:`ConfigError` if this combination cannot run here."""

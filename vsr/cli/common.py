@@ -6,7 +6,7 @@ import argparse
 # The registries' names, written out so that parsing arguments (and `--help`, and refusing a bad
 # input) does not import torch; tests/test_cli_startup.py checks they match the registries.
 MODEL_CHOICES = ("espcn", "msrn")
-BACKEND_CHOICES = ("auto", "tensorrt", "torch", "onnxruntime")
+BACKEND_CHOICES = ("auto", "tensorrt", "onnxruntime", "torch")
 
 
 class HelpFormatter(argparse.HelpFormatter):

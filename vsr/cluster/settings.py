@@ -42,12 +42,11 @@ class ClusterSettings:
         return {"codec": self.codec, "crf": self.crf, "preset": self.preset, "pix_fmt": self.pix_fmt, "batch": self.batch}
 
     def wants_gpu(self) -> bool | None:
-        """True if the backend or device asks for a GPU, False if for the CPU, None if either."""
-        if self.backend == "tensorrt" or (self.device or "").startswith("cuda"):
-            return True
-        if self.device == "cpu" or (self.backend == "onnxruntime" and self.device is None):
-            return False
-        return None
+        """True if the backend or device asks for a GPU, False if for the CPU, None if either:
+        the backend's class says (``uses_gpu``, :mod:`vsr.backends.selection`)."""
+        from ..backends.selection import backend_class  # torch: the driver loads the model anyway
+
+        return backend_class(self.backend).uses_gpu(self.device)
 
     def fingerprint(self) -> dict:
         """What a run's output depends on: these settings (without ``threads``), the weights'
