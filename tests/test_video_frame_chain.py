@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 import torch
 
+from vsr.imaging.luma import luma_from_model, luma_to_model
 from vsr.models import load_model
 from vsr.video.chroma import ChromaUpscaler
 from vsr.video.frame_chain import FrameChain
-from vsr.video.frames import PixelLayout, _plane_view, frame_from_codes, luma_from_model, luma_to_model, make_frame
+from vsr.video.frames import PixelLayout, _plane_view, frame_from_codes, make_frame
 
 
 @pytest.fixture(scope="module")

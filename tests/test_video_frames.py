@@ -6,7 +6,7 @@ import pytest
 from tests.video_clips import planes_for, rgb_frame
 from vsr.errors import InputError
 from vsr.imaging.color import rgb_to_ycbcr
-from vsr.video.frames import PixelLayout, luma_from_model, luma_to_model, make_frame, plan_input, read_planes
+from vsr.video.frames import PixelLayout, make_frame, plan_input, read_planes
 
 
 def plane(frame, index):
@@ -99,14 +99,6 @@ def test_formats_vsr_cannot_carry_are_refused_in_one_line(fmt, words):
     with pytest.raises(InputError, match=words) as info:
         plan_input(frame, "clip.mkv")
     assert "\n" not in str(info.value) and str(info.value).startswith("clip.mkv: pixel format")
-
-
-def test_model_domain_maps_full_range_onto_bt601_limited_and_back():
-    full = np.array([0.0, 0.5, 1.0], np.float32)
-    mapped = luma_to_model(full, full_range=True)
-    np.testing.assert_allclose(mapped * 255, [16, 125.5, 235], atol=1e-4)
-    np.testing.assert_allclose(luma_from_model(mapped, True), full, atol=1e-6)
-    assert luma_to_model(full, False) is full
 
 
 def test_grey_in_yuv_out_gets_neutral_chroma_and_rounding_is_clipped():

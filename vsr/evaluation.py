@@ -21,7 +21,8 @@ from .backends.base import Runner
 from .errors import InputError
 from .imaging.color import rgb_to_y_bt601_uint8
 from .imaging.image_io import read_image
-from .imaging.metrics import psnr_y, ssim_y, to_uint8
+from .imaging.luma import y8_from_model, y8_to_model
+from .imaging.metrics import psnr_y, ssim_y
 from .imaging.resize import imresize
 from .training.data import list_images
 
@@ -77,8 +78,8 @@ def model_method(runner: Runner) -> Method:
     """A vsr model as a method: LR Y through the runner, rounded to 8 bits."""
 
     def run(lr_rgb: np.ndarray, scale: int) -> np.ndarray:
-        lr_y = rgb_to_y_bt601_uint8(lr_rgb).astype(np.float32) / 255.0
-        return to_uint8(runner.run(lr_y[None])[0])
+        lr_y = y8_to_model(rgb_to_y_bt601_uint8(lr_rgb))
+        return y8_from_model(runner.run(lr_y[None])[0])
 
     return run
 

@@ -146,7 +146,8 @@ def video_luma_frames(path: str | Path, max_frames: int | None = None):
 def video_quality(path: str | Path, runner, max_frames: int | None = None) -> dict:
     """ESPCN paper's video protocol: each frame's Y downscaled by our bicubic, upscaled again by the
     model and by bicubic; PSNR per frame (``scale`` pixels shaved) and the means."""
-    from ..imaging.metrics import psnr_y, to_uint8
+    from ..imaging.luma import y8_from_model, y8_to_model
+    from ..imaging.metrics import psnr_y
     from ..imaging.resize import imresize
 
     s = runner.scale
@@ -155,7 +156,7 @@ def video_quality(path: str | Path, runner, max_frames: int | None = None) -> di
         h, w = (y.shape[0] // s) * s, (y.shape[1] // s) * s
         hr = np.ascontiguousarray(y[:h, :w])
         lr = imresize(hr, 1.0 / s)
-        sr = to_uint8(runner.run(lr[None].astype(np.float32) / 255.0)[0])
+        sr = y8_from_model(runner.run(y8_to_model(lr[None]))[0])
         rows.append({"frame": index, "model": psnr_y(sr, hr, shave=s), "bicubic": psnr_y(imresize(lr, float(s)), hr, shave=s)})
     if not rows:
         from ..errors import InputError

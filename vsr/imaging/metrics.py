@@ -9,12 +9,6 @@ from __future__ import annotations
 import numpy as np
 
 
-def to_uint8(plane01: np.ndarray) -> np.ndarray:
-    """Float [0, 1] plane -> uint8 code values, rounded and clipped, as a saved image would be:
-    the protocol scores the 8-bit output, not the network's floats."""
-    return np.clip(np.round(plane01 * 255.0), 0, 255).astype(np.uint8)
-
-
 def _shaved(img: np.ndarray, shave: int) -> np.ndarray:
     if shave <= 0:
         return img

@@ -1,11 +1,11 @@
 """One RGB frame upscaled two ways, for comparison: bicubic, and luma through the CNN.
 
 The CNN half follows :func:`vsr.imaging.luma_sr.upscale_image` (BT.601 limited-range Y through the
-model, Cb/Cr bicubic) with two changes for speed. The bicubic is torch's uint8 one (a = -0.75, as
-OpenCV's INTER_CUBIC) instead of the exact MATLAB ``imresize``, which is numpy and far too slow for
-a live view; a grey level or two between the kernels cannot be seen at video rate. And the CNN half
-is the bicubic half with its Y replaced by the CNN's, so the two halves on screen carry exactly the
-same chroma and differ only where the model does.
+model, :mod:`vsr.imaging.luma`; Cb/Cr bicubic) with two changes for speed. The bicubic is torch's
+uint8 one (a = -0.75, as OpenCV's INTER_CUBIC) instead of the exact MATLAB ``imresize``, which is
+numpy and far too slow for a live view; a grey level or two between the kernels cannot be seen at
+video rate. And the CNN half is the bicubic half with its Y replaced by the CNN's, so the two halves
+on screen carry exactly the same chroma and differ only where the model does.
 """
 from __future__ import annotations
 
@@ -14,14 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..backends.base import Runner
-from ..imaging.color import rgb_to_ycbcr
-
-
-def _y_weights() -> tuple[np.ndarray, float]:
-    """Weights and offset of BT.601 limited-range Y on uint8 RGB, from the one definition in color.py."""
-    offset = float(rgb_to_ycbcr(np.zeros((1, 3)), "bt601", full_range=False)[0, 0])
-    weights = rgb_to_ycbcr(np.eye(3), "bt601", full_range=False)[:, 0] - offset
-    return (weights / 255.0).astype(np.float32), offset
+from ..imaging.luma import rgb8_to_model_affine
 
 
 class FrameUpscaler:
@@ -30,7 +23,7 @@ class FrameUpscaler:
     def __init__(self, runner: Runner):
         self.runner = runner
         self.scale = runner.scale
-        self._y_weights, self._y_offset = _y_weights()
+        self._y_weights, self._y_offset = rgb8_to_model_affine()
         # With Cb/Cr fixed, R, G and B each move by dY / (sum of Y weights): the inverse matrix's Y column.
         self._rgb255_per_y = np.float32(1.0 / float(self._y_weights.sum()))
 

@@ -17,6 +17,7 @@ from torch.utils.data import Dataset
 from ..errors import InputError
 from ..imaging.color import rgb_to_y_bt601_uint8
 from ..imaging.image_io import IMAGE_EXTENSIONS, read_image
+from ..imaging.luma import y8_to_model
 from ..imaging.resize import imresize
 
 
@@ -129,8 +130,8 @@ class PatchDataset(Dataset):
         lr = _dihedral(pair.lr[wy : wy + window, wx : wx + window], code)
         hr = _dihedral(pair.hr[wy * s : (wy + window) * s, wx * s : (wx + window) * s], code)
         item = (
-            torch.from_numpy(np.ascontiguousarray(lr, dtype=np.float32) / 255.0)[None],
-            torch.from_numpy(np.ascontiguousarray(hr, dtype=np.float32) / 255.0)[None],
+            torch.from_numpy(y8_to_model(np.ascontiguousarray(lr)))[None],
+            torch.from_numpy(y8_to_model(np.ascontiguousarray(hr)))[None],
         )
         if not c:
             return item

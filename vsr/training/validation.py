@@ -5,7 +5,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..imaging.metrics import psnr_y, to_uint8
+from ..imaging.luma import y8_from_model, y8_to_model
+from ..imaging.metrics import psnr_y
 from .data import LumaPair
 
 
@@ -16,8 +17,8 @@ def validate_psnr(model: nn.Module, pairs: list[LumaPair], scale: int, device: s
     model.eval()
     scores = []
     for pair in pairs:
-        lr = torch.from_numpy(pair.lr.astype(np.float32) / 255.0)[None, None].to(device)
+        lr = torch.from_numpy(y8_to_model(pair.lr))[None, None].to(device)
         sr = model(lr)[0, 0].float().cpu().numpy()
-        scores.append(psnr_y(to_uint8(sr), pair.hr, shave=scale))
+        scores.append(psnr_y(y8_from_model(sr), pair.hr, shave=scale))
     model.train(was_training)
     return float(np.mean(scores))

@@ -22,8 +22,9 @@ import numpy as np
 
 from ..backends.base import first_line
 from ..errors import ConfigError
+from ..imaging.luma import luma_to_model
 from .chroma import ChromaUpscaler
-from .frames import PixelLayout, luma_to_model, planes_from_codes
+from .frames import PixelLayout, planes_from_codes
 
 if TYPE_CHECKING:  # imported when a ring is opened: the pipeline imports this module without torch
     from .frames_in_flight import FramesInFlight

@@ -9,7 +9,7 @@ the model runs, so only 8- or 16-bit planes cross the bus:
     chroma codes -> floats -> Keys cubic polyphase (horizontal, then vertical) -> codes
 
 Every step is the same float32 operation, in the same order, as the numpy path
-(:func:`~vsr.video.frames.read_planes`, :func:`~vsr.video.frames.luma_to_model`,
+(:func:`~vsr.video.frames.read_planes`, :func:`~vsr.imaging.luma.luma_to_model`,
 :class:`~vsr.video.chroma.ChromaUpscaler`, :func:`~vsr.video.frames.make_frame`): one multiply
 and one rounding each, no fused multiply-add, the filter taps summed in the same order, and the
 taps themselves taken from :meth:`ChromaUpscaler.axis_taps`. So with the same model output the
@@ -26,8 +26,9 @@ from typing import Callable
 
 import torch
 
+from ..imaging.luma import Y_LOW, Y_SPAN
 from .chroma import ChromaUpscaler
-from .frames import _Y_LOW, _Y_SPAN, PixelLayout
+from .frames import PixelLayout
 
 
 def plane_dtype(layout: PixelLayout) -> torch.dtype:
@@ -63,9 +64,9 @@ class FrameChain:
         # would be a double scalar to some kernels).
         self._inv_in = torch.tensor(1.0 / in_layout.scale, **f32)
         self._out_scale = torch.tensor(out_layout.scale, **f32)
-        self._y_low = torch.tensor(_Y_LOW, **f32)
-        self._y_span = torch.tensor(_Y_SPAN, **f32)
-        self._y_inv_span = torch.tensor(1.0 / _Y_SPAN, **f32)
+        self._y_low = torch.tensor(Y_LOW, **f32)
+        self._y_span = torch.tensor(Y_SPAN, **f32)
+        self._y_inv_span = torch.tensor(1.0 / Y_SPAN, **f32)
         self._taps: dict[tuple[int, int, int], tuple[torch.Tensor, torch.Tensor, int]] = {}
 
     # -- pieces, each the numpy path's twin ---------------------------------------------------
@@ -75,11 +76,11 @@ class FrameChain:
         return codes.to(torch.float32) * self._inv_in
 
     def to_model(self, luma: torch.Tensor) -> torch.Tensor:
-        """:func:`~vsr.video.frames.luma_to_model`."""
+        """:func:`~vsr.imaging.luma.luma_to_model`."""
         return luma * self._y_span + self._y_low if self.in_layout.full_range else luma
 
     def from_model(self, y: torch.Tensor) -> torch.Tensor:
-        """:func:`~vsr.video.frames.luma_from_model`."""
+        """:func:`~vsr.imaging.luma.luma_from_model`."""
         return (y - self._y_low) * self._y_inv_span if self.in_layout.full_range else y
 
     def quantise(self, values: torch.Tensor) -> torch.Tensor:

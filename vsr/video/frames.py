@@ -8,7 +8,8 @@ matrix (BT.601 or BT.709), so that the output is tagged with the matrix that was
 Sample values travel as float32 *normalised* code values: ``code / scale``, where ``scale`` is
 ``255 << (bits - 8)`` for limited ("TV") range and ``2**bits - 1`` for full range. These are the
 definitions of ITU-T H.273 (VideoFullRangeFlag), so an 8-bit and a 10-bit picture of the same
-colour give the same floats, and converting between bit depths is exact.
+colour give the same floats, and converting between bit depths is exact. How these floats become
+the model's input and back is :mod:`vsr.imaging.luma`'s.
 """
 from __future__ import annotations
 
@@ -29,10 +30,6 @@ _PLANAR_NAME = re.compile(r"(gray|yuv420p|yuv422p|yuv444p)(?:(\d+)le)?")
 # FFmpeg colour enums (AVColorSpace / AVColorRange) that matter here.
 RANGE_UNSPECIFIED, RANGE_LIMITED, RANGE_FULL = 0, 1, 2
 SPACE_RGB, SPACE_BT709, SPACE_UNSPECIFIED, SPACE_BT470BG, SPACE_SMPTE170M = 0, 1, 2, 5, 6
-
-# Models are trained on BT.601 limited-range Y (see vsr.imaging.color); full-range luma is mapped
-# onto 16..235 before the model and back after it.
-_Y_LOW, _Y_SPAN = 16.0 / 255.0, 219.0 / 255.0
 
 
 @dataclass(frozen=True)
@@ -251,20 +248,6 @@ def planes_from_codes(luma: np.ndarray, chroma: np.ndarray | None, layout: Pixel
     if chroma is None:
         return floats, None
     return floats, np.multiply(chroma, inv, dtype=np.float32)
-
-
-def luma_to_model(luma: np.ndarray, full_range: bool) -> np.ndarray:
-    """Normalised luma -> the model's input (BT.601 limited-range Y in [0, 1], as it was trained)."""
-    if full_range:
-        return luma * np.float32(_Y_SPAN) + np.float32(_Y_LOW)
-    return luma
-
-
-def luma_from_model(y: np.ndarray, full_range: bool) -> np.ndarray:
-    """Inverse of :func:`luma_to_model`."""
-    if full_range:
-        return (y - np.float32(_Y_LOW)) * np.float32(1.0 / _Y_SPAN)
-    return y
 
 
 def _quantise_into(view: np.ndarray, values: np.ndarray, layout: PixelLayout) -> None:

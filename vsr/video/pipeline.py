@@ -36,10 +36,11 @@ import av
 import numpy as np
 
 from ..errors import ConfigError, InputError
+from ..imaging.luma import luma_from_model, luma_to_model
 from .chroma import ChromaUpscaler
 from .ffmpeg_log import captured_ffmpeg_log
 from .chain_stage import QUEUE_FRAMES, ChainStage
-from .frames import InputPlan, PixelLayout, display_matrix, frame_from_codes, luma_from_model, luma_to_model, make_frame, output_tags, plan_input, read_codes, read_planes
+from .frames import InputPlan, PixelLayout, display_matrix, frame_from_codes, make_frame, output_tags, plan_input, read_codes, read_planes
 from ..files import check_target, claim_output, commit, create_temp, remove_temp
 from .cut import Cut, CutReader
 from .reader import VideoReader
