@@ -247,7 +247,7 @@ def main() -> int:
     from vsr.benchmark.peers import OpenCvSuperRes, opencv_unavailable_reason
     from vsr.sysinfo import machine_info
 
-    runner = prepare_runner("espcn", SCALE, args.weights, args.backend, None, None, args.threads)  # CLI defaults
+    runner = prepare_runner("espcn", SCALE, weights=args.weights, backend=args.backend, threads=args.threads)  # CLI defaults
     one_session = None
     if runner.name == "onnxruntime" and runner.device == "cpu":
         from vsr.backends import OnnxRuntimeBackend, build_runner

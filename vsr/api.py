@@ -7,6 +7,7 @@ from pathlib import Path
 from .backends.base import Runner
 from .errors import InputError
 from .imaging.image_io import is_image_path
+from .runner_spec import RunnerSpec
 
 
 def prepare_runner(
@@ -20,11 +21,10 @@ def prepare_runner(
     warn=None,
 ) -> Runner:
     """Load ``model`` x``scale`` (shipped weights unless ``weights`` is given) onto a backend;
-    ``warn`` receives the line saying the automatic choice fell back (default: printed)."""
-    from .backends import build_runner, make_backend  # torch: imported only once a model is needed
-    from .models import load_model
-
-    return build_runner(load_model(model, scale, weights), make_backend(backend, device=device, precision=precision, threads=threads), warn=warn)
+    ``warn`` receives the line saying the automatic choice fell back (default: printed). The same
+    as ``RunnerSpec(model, scale, ...).build(warn)`` (:mod:`vsr.runner_spec`)."""
+    spec = RunnerSpec(model=model, scale=scale, weights=weights, backend=backend, device=device, precision=precision, threads=threads)
+    return spec.build(warn=warn)
 
 
 def is_image_job(source: str | os.PathLike) -> bool:

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from .common import MODEL_CHOICES, HelpFormatter, add_backend_flags, examples
+from .common import MODEL_CHOICES, HelpFormatter, add_backend_flags, examples, runner_spec_from_args
 
 # The one place a data folder may come from besides --data: named by the user, never guessed.
 DATA_ENV = "VSR_DATA"
@@ -102,7 +102,6 @@ def _publish(args: argparse.Namespace, kind: str, report: dict, markdown: str, p
 
 
 def run_quality(args: argparse.Namespace) -> int:
-    from ..api import prepare_runner
     from ..benchmark.quality import load_published, quality_markdown, quality_suite
     from ..benchmark.report import plot_quality_gain
     from ..errors import InputError
@@ -124,7 +123,7 @@ def run_quality(args: argparse.Namespace) -> int:
     scales = args.scale or [2, 3, 4]
 
     def runner_for(model, scale):
-        return prepare_runner(model, scale, None, args.backend, args.device, args.precision, args.threads)
+        return runner_spec_from_args(args, model=model, scale=scale).build()
 
     from tqdm import tqdm
 
@@ -148,7 +147,6 @@ def run_quality(args: argparse.Namespace) -> int:
 def run_speed(args: argparse.Namespace) -> int:
     import tempfile
 
-    from ..api import prepare_runner
     from ..benchmark.speed import SUITE_4K, clip_prefix, measure_clip, parse_size, plot_speed, speed_markdown, synthetic_clip
     from ..errors import InputError
 
@@ -169,7 +167,7 @@ def run_speed(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="vsr-bench-clips-") as tmp:
         for i, (kind, value, scale) in enumerate(cases):
             if scale not in runners:
-                runners[scale] = prepare_runner(args.model, scale, args.weights, args.backend, args.device, args.precision, args.threads)
+                runners[scale] = runner_spec_from_args(args, model=args.model, scale=scale, weights=args.weights).build()
             if kind == "size":
                 clip = synthetic_clip(Path(tmp), value[0], value[1], args.frames or 10)
             else:

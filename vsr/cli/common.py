@@ -63,7 +63,13 @@ def _cores() -> int:
     return usable_cores()
 
 
-def runner_from_args(args: argparse.Namespace, warn=None):
-    from ..api import prepare_runner
+def runner_spec_from_args(args: argparse.Namespace, model: str, scale: int, weights=None):
+    """``model`` x``scale`` on the backend the backend flags ask for, as a RunnerSpec (by name)."""
+    from ..runner_spec import RunnerSpec
 
-    return prepare_runner(args.model, args.scale, args.weights, args.backend, args.device, args.precision, args.threads, warn=warn)
+    return RunnerSpec(model=model, scale=scale, weights=weights, backend=args.backend, device=args.device, precision=args.precision, threads=args.threads)
+
+
+def runner_from_args(args: argparse.Namespace, warn=None):
+    """The runner the model flags and the backend flags ask for."""
+    return runner_spec_from_args(args, model=args.model, scale=args.scale, weights=args.weights).build(warn=warn)

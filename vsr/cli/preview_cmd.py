@@ -5,7 +5,7 @@ import argparse
 import sys
 import time
 
-from .common import HelpFormatter, add_backend_flags, add_model_flags, examples, runner_from_args
+from .common import HelpFormatter, add_backend_flags, add_model_flags, examples, runner_from_args, runner_spec_from_args
 
 
 def add_parser(sub) -> None:
@@ -38,7 +38,6 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..api import prepare_runner
     from ..models import list_models
     from ..preview import LivePreview, open_source, parse_size
 
@@ -64,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
         def load_runner(name: str):
             weights = args.weights if name == args.model else None
-            return prepare_runner(name, args.scale, weights, args.backend, args.device, args.precision, args.threads)
+            return runner_spec_from_args(args, model=name, scale=args.scale, weights=weights).build()
 
         preview = LivePreview(source, runner, args.model, load_runner=load_runner, models=list_models(), layout=args.layout, snapshot_dir=args.snapshot_dir)
         preview.start()

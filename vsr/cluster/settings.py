@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .. import __version__
+from ..runner_spec import RunnerSpec
 
 
 @dataclass(frozen=True)
@@ -33,9 +34,17 @@ class ClusterSettings:
     pix_fmt: str | None = None
     batch: int | None = None
 
-    def runner_args(self) -> tuple:
-        """The arguments of :func:`vsr.api.prepare_runner`, in order."""
-        return (self.model, self.scale, self.weights, self.backend, self.device, self.precision, self.threads)
+    def runner_spec(self) -> RunnerSpec:
+        """The runner a task builds (:meth:`RunnerSpec.build`), its fields given by name."""
+        return RunnerSpec(
+            model=self.model,
+            scale=self.scale,
+            weights=self.weights,
+            backend=self.backend,
+            device=self.device,
+            precision=self.precision,
+            threads=self.threads,
+        )
 
     def video_options(self) -> dict:
         """The encoder and batch options of :func:`vsr.video.upscale_video`."""

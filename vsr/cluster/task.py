@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from ..runner_spec import RunnerSpec
 from .segment_reader import SegmentReader
 from .segments import Segment
 from .settings import ClusterSettings, file_sha256
@@ -51,10 +52,9 @@ class SegmentOutcome:
 
 
 @lru_cache(maxsize=2)
-def _runner(runner_args: tuple):
-    from ..api import prepare_runner
-
-    return prepare_runner(*runner_args)
+def _runner(spec: RunnerSpec):
+    # A worker process runs many tasks of one run: the model is loaded once per spec.
+    return spec.build()
 
 
 def run_segment(job: SegmentJob, progress: Callable[[int], None] | None = None) -> SegmentOutcome:
@@ -62,7 +62,7 @@ def run_segment(job: SegmentJob, progress: Callable[[int], None] | None = None) 
     from ..video.pipeline import upscale_video
 
     start = time.perf_counter()
-    runner = _runner(job.settings.runner_args())
+    runner = _runner(job.settings.runner_spec())
     warnings: list[str] = []
     result = upscale_video(
         job.source,
