@@ -18,6 +18,7 @@ import numpy as np
 from ..backends.base import Runner
 from ..errors import InputError
 from ..video import StageTimes, upscale_video
+from ..video.containers import Y4M
 from ..video.stages import STAGES
 
 #: The "4K frames" suite: (input width, height, scale); outputs reach 3840x2160 (or 7680x4320).
@@ -40,7 +41,7 @@ def synthetic_clip(folder: Path, width: int, height: int, frames: int, rate: int
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     texture = rng.integers(0, 40, (height, width), dtype=np.uint8)
-    with av.open(str(path), "w", format="yuv4mpegpipe") as out:
+    with av.open(str(path), "w", format=Y4M) as out:
         stream = out.add_stream("rawvideo", rate=rate)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         for i in range(frames):
@@ -55,7 +56,7 @@ def synthetic_clip(folder: Path, width: int, height: int, frames: int, rate: int
 def clip_prefix(source: Path, folder: Path, frames: int) -> Path:
     """The first ``frames`` frames of ``source`` as raw y4m (decode is then raw-y4m decode)."""
     path = folder / f"prefix_{frames}.y4m"
-    with av.open(str(source)) as src, av.open(str(path), "w", format="yuv4mpegpipe") as out:
+    with av.open(str(source)) as src, av.open(str(path), "w", format=Y4M) as out:
         vin = src.streams.video[0]
         stream = out.add_stream("rawvideo", rate=vin.average_rate or 25)
         stream.width, stream.height, stream.pix_fmt = vin.codec_context.width, vin.codec_context.height, "yuv420p"

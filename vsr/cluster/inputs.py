@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, InputError, OutputError
-from ..video.writer import FORMATS, Y4M
+from ..video.containers import Y4M
+from ..video.writer import FORMATS
 
 #: Extensions a folder's files must have to be taken as videos.
 VIDEO_EXTENSIONS = frozenset(

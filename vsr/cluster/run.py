@@ -30,7 +30,8 @@ from pathlib import Path
 from ..errors import ConfigError, OutputError
 from ..files import claim_output, lock_path
 from ..video.output_file import check_target
-from ..video.writer import Y4M, choose_encoder, output_format
+from ..video.containers import Y4M
+from ..video.writer import choose_encoder, output_format
 from .inputs import VideoPair, list_videos
 from .join import join_parts
 from .manifest import DONE, JOINED, Manifest

@@ -3,7 +3,8 @@
 One module per job: :mod:`~vsr.video.reader` (open and decode), :mod:`~vsr.video.frames` (frames
 <-> float planes), :mod:`~vsr.video.chroma` (chroma upscaling), :mod:`~vsr.video.writer` (container,
 encoder, tags), :mod:`~vsr.video.passthrough` (audio, subtitles, chapters, metadata),
-:mod:`~vsr.video.pipeline` (the concurrent pipeline) and :mod:`~vsr.video.stages` (stage timing).
+:mod:`~vsr.video.pipeline` (the concurrent pipeline), :mod:`~vsr.video.stages` (stage timing) and
+:mod:`~vsr.video.containers` (container names, y4m's among them).
 """
 from .pipeline import VideoResult, upscale_video
 from .stages import STAGES, StageTimes

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import av
 
+from .containers import Y4M
+
 # Re-encoding targets per output format: audio codec (encoder name), text-subtitle encoder.
 _AUDIO_ENCODER = {"mp4": "aac", "mov": "aac", "webm": "libopus", "matroska": "flac"}
 _SUBTITLE_ENCODER = {"mp4": "mov_text", "mov": "mov_text", "webm": "webvtt", "matroska": "ass"}
@@ -149,7 +151,7 @@ def plan_carried_streams(streams, output, format_name: str) -> CarryPlan:
             else:
                 plan.notes.append(f"{label} ({name_or(stream)}) dropped: {format_name} holds no attachments")
             continue
-        if codec is not None and codec in accepted and format_name != "yuv4mpegpipe":
+        if codec is not None and codec in accepted and format_name != Y4M:
             target = output.add_stream_from_template(stream)
             copy_stream_settings(stream, target)
             plan.routes[stream.index] = CopyRoute(stream, target)
@@ -157,7 +159,7 @@ def plan_carried_streams(streams, output, format_name: str) -> CarryPlan:
                 size = f" {stream.codec_context.width}x{stream.codec_context.height}" if stream.codec_context.width else ""
                 plan.notes.append(f"{label} ({codec}{size}) copied as it is, not upscaled: vsr upscales the first video stream only")
             continue
-        if format_name == "yuv4mpegpipe":
+        if format_name == Y4M:
             plan.notes.append(f"{label} ({codec or 'unknown'}) dropped: y4m holds only the picture")
             continue
         if stream.type == "audio" and codec is not None:
@@ -203,7 +205,7 @@ def _add_audio_encoder(output, encoder: str, source):
 def copy_container_settings(source, output, format_name: str, notes: list[str]) -> None:
     """Global metadata and chapters of ``source`` onto ``output`` (before its header is written)."""
     chapters = source.chapters()
-    if format_name == "yuv4mpegpipe":
+    if format_name == Y4M:
         if chapters:
             notes.append(f"{len(chapters)} chapters dropped: y4m holds only the picture")
         return

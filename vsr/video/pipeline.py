@@ -40,12 +40,13 @@ from ..imaging.luma import luma_from_model, luma_to_model
 from .chroma import ChromaUpscaler
 from .ffmpeg_log import captured_ffmpeg_log
 from .chain_stage import QUEUE_FRAMES, ChainStage
+from .containers import Y4M
 from .frames import InputPlan, PixelLayout, display_matrix, frame_from_codes, make_frame, output_tags, plan_input, read_codes, read_planes
 from ..files import check_target, claim_output, commit, create_temp, remove_temp
 from .cut import Cut, CutReader
 from .reader import VideoReader
 from .stages import StageTimes
-from .writer import Y4M, Encoder, VideoSpec, VideoWriter, choose_encoder, choose_layout, output_format
+from .writer import Encoder, VideoSpec, VideoWriter, choose_encoder, choose_layout, output_format
 
 if TYPE_CHECKING:  # the pipeline takes any runner; importing the backends would import torch
     from ..backends.base import Runner

@@ -24,10 +24,10 @@ import av
 import av.error
 
 from ..errors import InputError
+from .containers import Y4M
 from .ffmpeg_log import last_message, reason
 
 STDIO = "-"
-Y4M = "yuv4mpegpipe"
 _Y4M_FRAME_HEADER = b"FRAME\n"
 
 # What demuxers log (without raising) when a file ends early, e.g. Matroska's "File ended prematurely".

@@ -22,11 +22,11 @@ import av
 import av.error
 
 from ..errors import ConfigError, OutputError
+from .containers import Y4M
 from .ffmpeg_log import reason
 from .frames import PixelLayout
 from .passthrough import CarryPlan, copy_container_settings, copy_stream_settings, plan_carried_streams
 
-Y4M = "yuv4mpegpipe"
 #: Output extension -> FFmpeg muxer.
 FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mkv": "matroska", ".mov": "mov", ".webm": "webm", ".y4m": Y4M}
 _DEFAULT_ENCODER = {"webm": "libvpx-vp9", Y4M: "wrapped_avframe"}
@@ -42,7 +42,7 @@ _Y4M_PIX_FMTS = tuple(
 
 #: What vsr writes to stdout (``-``), by ``--format`` name: muxers that never seek back (NUT and
 #: Matroska carry timestamps, audio and subtitles; y4m only pictures). MP4/MOV need seeking.
-PIPE_FORMATS = {"y4m": Y4M, "yuv4mpegpipe": Y4M, "nut": "nut", "matroska": "matroska", "mkv": "matroska"}
+PIPE_FORMATS = {"y4m": Y4M, Y4M: Y4M, "nut": "nut", "matroska": "matroska", "mkv": "matroska"}
 
 
 def output_format(target: str | Path, container_format: str | None = None) -> str:
