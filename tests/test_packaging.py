@@ -33,3 +33,9 @@ def test_the_license_file_matches_setup_cfg():
     config.read(REPO / "setup.cfg")
     assert config["metadata"]["license"] == "MIT"
     assert (REPO / "LICENSE").read_text().startswith("MIT License")
+
+
+def test_the_version_is_written_once_in_a_leaf_module():
+    # setup.cfg reads it (tests/test_cli_help.py); no layer imports it from the package root above it.
+    written = [p for p in (REPO / "vsr").rglob("*.py") if re.search(r"^__version__\s*=", p.read_text(), re.M)]
+    assert written == [REPO / "vsr" / "_version.py"]

@@ -7,7 +7,7 @@ The Python API the command line wraps::
     vsr.upscale_path("in.png", "out.png", runner)      # an image, a folder, or a video
     vsr.upscale_cluster("film.mkv", "film_x2.mkv")      # a video or folder on Ray (vsr[cluster])
 """
-__version__ = "0.1.0"
+from ._version import __version__
 
 
 def __getattr__(name: str):

@@ -13,7 +13,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .. import __version__
+from .._version import __version__
 from ..runner_spec import RunnerSpec
 
 
