@@ -55,6 +55,7 @@ from vsr.backends import OnnxRuntimeBackend, TorchBackend, build_runner, make_ba
 from vsr.backends.blocked_subpixel import can_block  # noqa: E402
 from vsr.benchmark.report import write_report  # noqa: E402
 from vsr.models import create_model, load_model  # noqa: E402
+from vsr.sizes import parse_size  # noqa: E402
 
 OPENCV_MODELS = REPO.parent / "shared" / "data" / "models" / "opencv"
 
@@ -206,7 +207,7 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(0)
     rows, load_before = [], load_average()
     for size in args.sizes.split(","):
-        w, h = (int(v) for v in size.split("x"))
+        w, h = parse_size(size, "--sizes")
         # One frame per size, shared by every row: smooth content, like video luma.
         frame = np.clip(rng.normal(0.5, 0.15, (h // 8 + 1, w // 8 + 1)).repeat(8, 0).repeat(8, 1)[:h, :w], 0, 1).astype(np.float32)
         frame += rng.normal(0, 0.02, frame.shape).astype(np.float32)

@@ -31,6 +31,7 @@ from vsr.backends.blocked_subpixel import can_block  # noqa: E402
 from vsr.backends.onnx_export import DEFAULT_OPSET, INPUT_NAME, cached_onnx  # noqa: E402
 from vsr.benchmark.report import write_report  # noqa: E402
 from vsr.models import load_model  # noqa: E402
+from vsr.sizes import parse_size  # noqa: E402
 
 
 def conv_flops(model: nn.Module, height: int, width: int) -> list[float]:
@@ -81,7 +82,7 @@ def main() -> None:
                         help="profile the graph without the blocked sub-pixel rewrite (vsr.backends.blocked_subpixel)")
     parser.add_argument("--json", help="write JSON (and Markdown beside it) here")
     args = parser.parse_args()
-    width, height = (int(v) for v in args.size.lower().split("x"))
+    width, height = parse_size(args.size)
 
     import onnxruntime as ort
 

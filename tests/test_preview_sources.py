@@ -10,7 +10,7 @@ import pytest
 
 from tests.preview_clip import GREEN, make_clip
 from vsr.errors import ConfigError, InputError
-from vsr.preview.sources import open_source, parse_size
+from vsr.preview.sources import open_source
 
 
 @pytest.fixture(scope="module")
@@ -58,17 +58,6 @@ def test_input_size_shrinks_each_picture(clip):
     source = open_source(str(clip), size=(32, 20))
     assert source.read().rgb.shape == (20, 32, 3)
     source.close()
-
-
-@pytest.mark.parametrize("text, size", [("320x240", (320, 240)), ("64X48", (64, 48))])
-def test_parse_size(text, size):
-    assert parse_size(text) == size
-
-
-@pytest.mark.parametrize("text", ["320", "0x240", "axb", "320x240x3"])
-def test_parse_size_rejects_nonsense(text):
-    with pytest.raises(ConfigError, match="WIDTHxHEIGHT"):
-        parse_size(text)
 
 
 def test_missing_file(tmp_path):

@@ -25,16 +25,6 @@ from ..video.stages import STAGES
 SUITE_4K = ((1920, 1080, 2), (1280, 720, 3), (960, 540, 4), (3840, 2160, 2))
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise InputError(f"--size must look like 1920x1080, not {text!r}") from None
-    if w < 1 or h < 1:
-        raise InputError(f"--size must be positive, not {text!r}")
-    return w, h
-
-
 def synthetic_clip(folder: Path, width: int, height: int, frames: int, rate: int = 25) -> Path:
     """A raw y4m of moving, textured frames (so the encoder does real work), yuv420p."""
     path = folder / f"synthetic_{width}x{height}_{frames}.y4m"

@@ -147,8 +147,9 @@ def run_quality(args: argparse.Namespace) -> int:
 def run_speed(args: argparse.Namespace) -> int:
     import tempfile
 
-    from ..benchmark.speed import SUITE_4K, clip_prefix, measure_clip, parse_size, plot_speed, speed_markdown, synthetic_clip
+    from ..benchmark.speed import SUITE_4K, clip_prefix, measure_clip, plot_speed, speed_markdown, synthetic_clip
     from ..errors import InputError
+    from ..sizes import parse_size
 
     if args.repeats < 1 or args.warmup < 0 or (args.frames is not None and args.frames < 1):
         raise InputError("--repeats and --frames must be at least 1, --warmup at least 0")

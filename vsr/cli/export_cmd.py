@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import sys
 
-from ..errors import ConfigError
+from ..sizes import parse_size
 from .common import HelpFormatter, add_model_flags, examples
 
 
@@ -46,10 +45,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         from ..backends.tensorrt import TensorRTBackend
 
-        match = re.fullmatch(r"(\d+)x(\d+)", args.size)
-        if not match:
-            raise ConfigError(f"--size takes WIDTHxHEIGHT (e.g. 1920x1080), not {args.size!r}")
-        width, height = int(match[1]), int(match[2])
+        width, height = parse_size(args.size)
         backend = TensorRTBackend(device=args.device, precision=args.precision, opset=args.opset)
         engine = backend.engine_file(model, width, height)
         out = args.out or f"{args.model}_x{args.scale}_{width}x{height}_{args.precision}.engine"

@@ -39,9 +39,10 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..models import list_models
-    from ..preview import LivePreview, open_source, parse_size
+    from ..preview import LivePreview, open_source
+    from ..sizes import parse_size
 
-    size = parse_size(args.input_size) if args.input_size else None
+    size = parse_size(args.input_size, "--input-size") if args.input_size else None
     # Everything that can fail in one line is checked before the model loads.
     if args.web is None:
         from ..preview.window import check_window_support, show_window

@@ -10,7 +10,7 @@ The pieces, in the order the pictures flow through them::
 ``vsr preview`` on the command line does exactly this.
 """
 from .live import KEYS, LivePreview
-from .sources import open_source, parse_size
+from .sources import open_source
 from .stats import PreviewStats
 
-__all__ = ["KEYS", "LivePreview", "PreviewStats", "open_source", "parse_size"]
+__all__ = ["KEYS", "LivePreview", "PreviewStats", "open_source"]

@@ -6,7 +6,6 @@ and the live loop's skipped-frame count means the same thing for both.
 """
 from __future__ import annotations
 
-import re
 import sys
 import time
 from dataclasses import dataclass
@@ -48,14 +47,6 @@ class Source(Protocol):
         """Play on from now, after a pause, instead of racing to catch up."""
 
     def close(self) -> None: ...
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """``"320x240"`` -> (320, 240)."""
-    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
-    if not match or int(match[1]) < 1 or int(match[2]) < 1:
-        raise ConfigError(f"--input-size takes WIDTHxHEIGHT, e.g. 320x240; got {text!r}")
-    return int(match[1]), int(match[2])
 
 
 def open_source(spec: str, loop: bool = False, size: tuple[int, int] | None = None) -> Source:
