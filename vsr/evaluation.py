@@ -20,11 +20,10 @@ import numpy as np
 from .backends.base import Runner
 from .errors import InputError
 from .imaging.color import rgb_to_y_bt601_uint8
-from .imaging.image_io import read_image
+from .imaging.image_io import list_images, read_image
 from .imaging.luma import y8_from_model, y8_to_model
 from .imaging.metrics import psnr_y, ssim_y
 from .imaging.resize import imresize
-from .training.data import list_images
 
 Method = Callable[[np.ndarray, int], np.ndarray]  # (LR RGB uint8, scale) -> SR Y uint8
 

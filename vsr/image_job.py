@@ -15,9 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .backends.base import Runner
-from .errors import InputError, OutputError
+from .errors import OutputError
 from .files import atomic_write, check_target, claim_output, sha256_file
-from .imaging.image_io import IMAGE_EXTENSIONS, is_image_path, read_image, write_image
+from .imaging.image_io import IMAGE_EXTENSIONS, list_images, read_image, write_image
 from .imaging.luma_sr import upscale_image
 
 RECORD_NAME = ".vsr-folder-job.jsonl"
@@ -41,10 +41,7 @@ def _checked_format(source: Path, target: Path, overwrite: bool) -> str:
 def _folder_pairs(source: Path, target: Path) -> list[tuple[Path, Path]]:
     """The (input, output) pairs of a folder job, refused before any work when two inputs would
     make one output or an output would replace an input."""
-    files = sorted(p for p in source.iterdir() if p.is_file() and is_image_path(p))
-    if not files:
-        what = " (it is a folder, not a video file)" if source.suffix.lower() in _VIDEO_LIKE else ""
-        raise InputError(f"{source}: no images found{what}")
+    files = list_images(source, " (it is a folder, not a video file)" if source.suffix.lower() in _VIDEO_LIKE else "")
     if target.exists() and not target.is_dir():
         raise OutputError(f"{target}: exists and is not a directory")
     pairs = [(p, target / f"{p.stem}.png") for p in files]

@@ -267,12 +267,12 @@ def _one(sizes: list) -> tuple[int, int] | None:
 def image_report(source, outputs, seconds: float, model: str, runner) -> JobReport:
     """The report of an image job: ``outputs`` is the written path, or the list of them for a
     folder; sizes are read from the files' headers (shown when every image has the same)."""
-    from .imaging.image_io import is_image_path
+    from .imaging.image_io import list_images
 
     source = Path(source)
     folder = source.is_dir()
     written = [Path(p) for p in outputs] if isinstance(outputs, (list, tuple)) else [Path(outputs)]
-    inputs = sorted(p for p in source.iterdir() if p.is_file() and is_image_path(p)) if folder else [source]
+    inputs = list_images(source) if folder else [source]
     return JobReport(
         kind="images" if folder else "image",
         output=str(written[0].parent if folder and written else (outputs if folder else written[0])),

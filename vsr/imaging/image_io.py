@@ -40,6 +40,18 @@ def is_image_path(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
+def list_images(directory: str | os.PathLike, hint: str = "") -> list[Path]:
+    """Image files directly inside ``directory`` (by extension), sorted by name; InputError when
+    it is not a directory or holds none (``hint`` is appended to that message)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise InputError(f"{directory}: not a directory")
+    files = sorted(p for p in directory.iterdir() if is_image_path(p) and p.is_file())
+    if not files:
+        raise InputError(f"{directory}: no images found{hint}")
+    return files
+
+
 def _png_is_16bit_colour(path: Path) -> bool:
     with open(path, "rb") as f:
         header = f.read(26)

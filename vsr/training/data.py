@@ -16,20 +16,9 @@ from torch.utils.data import Dataset
 
 from ..errors import InputError
 from ..imaging.color import rgb_to_y_bt601_uint8
-from ..imaging.image_io import IMAGE_EXTENSIONS, read_image
+from ..imaging.image_io import list_images, read_image
 from ..imaging.luma import y8_to_model
 from ..imaging.resize import imresize
-
-
-def list_images(directory: str | Path) -> list[Path]:
-    """Image files directly inside ``directory``, sorted by name."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise InputError(f"{directory}: not a directory")
-    files = sorted(p for p in directory.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
-    if not files:
-        raise InputError(f"{directory}: no images found")
-    return files
 
 
 def luma_uint8(path: Path) -> np.ndarray:
