@@ -1,7 +1,7 @@
 import numpy as np
 
 from vsr.imaging.color import rgb_to_y_bt601_uint8, rgb_to_ycbcr
-from vsr.imaging.luma import luma_from_model, luma_to_model, rgb8_to_model_affine, y8_from_model, y8_to_model
+from vsr.imaging.luma import grey8_to_y8, luma_from_model, luma_to_model, rgb8_to_model_affine, y8_from_model, y8_to_model
 from vsr.video.frames import PixelLayout
 
 
@@ -34,3 +34,10 @@ def test_rgb8_affine_is_the_bt601_limited_y_of_color_py():
     y = rgb @ weights + np.float32(offset)
     np.testing.assert_allclose(y, rgb_to_ycbcr(rgb / 255.0, "bt601", full_range=False)[:, :, 0], atol=1e-6)
     np.testing.assert_array_equal(y8_from_model(y), rgb_to_y_bt601_uint8(rgb))
+
+
+def test_grey_levels_become_the_y_of_the_same_rgb_grey():
+    grey = np.arange(256, dtype=np.uint8)
+    y8 = grey8_to_y8(grey)
+    assert y8[0] == 16 and y8[255] == 235
+    np.testing.assert_array_equal(y8, rgb_to_y_bt601_uint8(np.repeat(grey[None, :, None], 3, axis=2))[0])

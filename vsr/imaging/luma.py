@@ -5,7 +5,8 @@ range, 16..235 at 8 bits), as the published tables measure it, normalised to ``c
 black is 16/255 and white 235/255 at the model's input, whatever the source was:
 
 - 8-bit Y codes (the tables' protocol, training pairs): ``code / 255`` (:func:`y8_to_model`), and
-  back, rounded and clipped to 8 bits (:func:`y8_from_model`).
+  back, rounded and clipped to 8 bits (:func:`y8_from_model`); a grey 8-bit image's Y codes
+  (:func:`grey8_to_y8`).
 - Video luma of any depth, normalised as H.273 defines it (:attr:`vsr.video.frames.PixelLayout.scale`:
   a limited-range 10-bit 64..940 gives the same floats as 8-bit 16..235), is already in model range
   when it is limited range; full-range luma (JPEG-style video, grey images) spans 0..1 and is mapped
@@ -54,6 +55,12 @@ def y8_from_model(y: np.ndarray) -> np.ndarray:
     """The model's float output -> uint8 Y codes, rounded and clipped, as a saved image would be:
     the tables' protocol scores the 8-bit output, not the network's floats."""
     return np.clip(np.round(y * 255.0), 0, 255).astype(np.uint8)
+
+
+def grey8_to_y8(grey: np.ndarray) -> np.ndarray:
+    """8-bit full-range grey levels (R = G = B) -> 8-bit BT.601 limited-range Y codes, in float64 and
+    rounded as MATLAB's ``rgb2ycbcr`` rounds (the training pairs' Y of a grey image)."""
+    return np.round(16.0 + grey.astype(np.float64) * 219.0 / 255.0).astype(np.uint8)
 
 
 def rgb8_to_model_affine() -> tuple[np.ndarray, float]:

@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 from ..errors import InputError
 from ..imaging.color import rgb_to_y_bt601_uint8
 from ..imaging.image_io import list_images, read_image
-from ..imaging.luma import y8_to_model
+from ..imaging.luma import grey8_to_y8, y8_to_model
 from ..imaging.resize import imresize
 
 
@@ -27,7 +27,7 @@ def luma_uint8(path: Path) -> np.ndarray:
     if pixels.dtype != np.uint8:
         pixels = (pixels.astype(np.float64) / 257.0).round().astype(np.uint8)
     if pixels.shape[2] in (1, 2):
-        return np.round(16.0 + pixels[:, :, 0].astype(np.float64) * 219.0 / 255.0).astype(np.uint8)
+        return grey8_to_y8(pixels[:, :, 0])
     return rgb_to_y_bt601_uint8(np.ascontiguousarray(pixels[:, :, :3]))
 
 
