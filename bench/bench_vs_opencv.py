@@ -33,6 +33,9 @@ from pathlib import Path
 
 import av
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from vsr.sysinfo import machine_info  # noqa: E402
+
 OPENCV_JOB = r"""
 import sys, cv2
 source, model, target = sys.argv[1:4]
@@ -125,6 +128,8 @@ def main() -> int:
     result = {
         "command": " ".join(sys.argv),
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        # CPU model, family/model, vector ISA and bf16 flags, cores, library versions: the host varies.
+        "machine": machine_info(),
         "clip": f"{args.input.name} x{args.loop}", "frames": frames,
         "size_in": report["size_in"], "size_out": report["size_out"],
         "vsr": {"seconds": vsr_s, "median_s": vsr_median, "fps": frames / vsr_median, "report_line": report["line"]},
