@@ -160,10 +160,10 @@ def test_a_part_that_does_not_decode_to_its_frames_is_done_again(local_ray, clip
 
 def test_part_problem_checks_size_hash_and_pictures(tmp_path):
     from vsr.cluster.part_check import part_problem
-    from vsr.cluster.settings import file_sha256
+    from vsr.files import sha256_file
 
     part = write_clip(tmp_path / "part.mkv", frames=6, width=32, height=24, codec="ffv1")
-    size, digest = part.stat().st_size, file_sha256(part)
+    size, digest = part.stat().st_size, sha256_file(part)
     assert part_problem(part, 6, size, digest) is None
     assert part_problem(part, 6, size + 1, digest) == f"its size changed ({size} bytes, {size + 1} were written)"
     assert part_problem(part, 5, size, digest) == "it decodes to 6 frames, 5 were written"
@@ -171,7 +171,7 @@ def test_part_problem_checks_size_hash_and_pictures(tmp_path):
     # Bytes that are not a video but hash as recorded (a task that wrote garbage): it must decode.
     junk = tmp_path / "junk.mkv"
     junk.write_bytes(b"\0" * 64)
-    assert part_problem(junk, 6, 64, file_sha256(junk)).startswith("it does not decode")
+    assert part_problem(junk, 6, 64, sha256_file(junk)).startswith("it does not decode")
 
 
 def test_a_rerun_waits_for_a_task_of_the_earlier_run_that_still_holds_its_part(local_ray, clip, single, tmp_path):

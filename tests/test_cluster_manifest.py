@@ -7,7 +7,8 @@ import pytest
 from tests.video_clips import write_clip
 from vsr.cluster.manifest import DONE, PENDING, Manifest, settings_hash
 from vsr.cluster.segments import plan_segments
-from vsr.cluster.settings import ClusterSettings, file_sha256
+from vsr.cluster.settings import ClusterSettings
+from vsr.files import sha256_file
 from vsr.errors import OutputError
 
 
@@ -33,7 +34,7 @@ def test_it_survives_a_save_and_load(manifest):
 
 def test_a_done_segment_whose_part_went_missing_or_changed_is_pending_again(manifest, tmp_path):
     good = write_clip(tmp_path / "good.mp4", frames=4, width=32, height=24)  # a real part, as recorded
-    facts = {"frames": 4, "size": good.stat().st_size, "sha256": file_sha256(good)}
+    facts = {"frames": 4, "size": good.stat().st_size, "sha256": sha256_file(good)}
     for index in (0, 1):
         manifest.part_path(manifest.segments[index]).write_bytes(good.read_bytes())
         manifest.mark_done(index, **facts)

@@ -91,3 +91,13 @@ def test_a_fractional_crf_reaches_x264_and_is_refused_where_the_encoder_takes_wh
         cli("upscale", clip, tmp_path / "x.mp4", "--crf", "soft")
     assert stop.value.code == 2
     assert not (tmp_path / "out.webm").exists() and not (tmp_path / "x.mp4").exists()
+
+
+def test_choosing_an_encoder_changes_nothing_in_the_process_environment(monkeypatch):
+    import os
+
+    from vsr.video.writer import choose_encoder
+
+    monkeypatch.delenv("SVT_LOG", raising=False)
+    choose_encoder("matroska", "libsvtav1")  # checking a job is not opening an encoder
+    assert "SVT_LOG" not in os.environ

@@ -14,7 +14,7 @@ import av
 import av.error
 
 from ..video.ffmpeg_log import captured_ffmpeg_log, reason
-from .settings import file_sha256
+from ..files import sha256_file
 
 
 def part_problem(path: Path, frames: int | None, size: int | None, sha256: str | None) -> str | None:
@@ -31,7 +31,7 @@ def part_problem(path: Path, frames: int | None, size: int | None, sha256: str |
     if actual != size:
         return f"its size changed ({actual} bytes, {size} were written)"
     try:
-        digest = file_sha256(path)
+        digest = sha256_file(path)
     except OSError as exc:
         return f"it cannot be read ({exc.strerror or exc})"
     if digest != sha256:

@@ -8,12 +8,11 @@ changes the speed (threads, the cluster's address).
 """
 from __future__ import annotations
 
-import hashlib
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .._version import __version__
+from ..files import sha256_file
 from ..runner_spec import RunnerSpec
 
 
@@ -77,13 +76,4 @@ def _weights_sha256(model: str, scale: int, weights: str | None) -> str | None:
         path = shipped_path(entry)
     else:
         path = Path(weights)
-    return file_sha256(path) if path.is_file() else None
-
-
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """The SHA-256 of a file's bytes, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_file(path) if path.is_file() else None

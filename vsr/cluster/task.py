@@ -19,7 +19,8 @@ from pathlib import Path
 from ..runner_spec import RunnerSpec
 from .segment_reader import SegmentReader
 from .segments import Segment
-from .settings import ClusterSettings, file_sha256
+from ..files import sha256_file
+from .settings import ClusterSettings
 
 @dataclass(frozen=True)
 class SegmentJob:
@@ -82,7 +83,7 @@ def run_segment(job: SegmentJob, progress: Callable[[int], None] | None = None) 
         index=job.segment.index,
         frames=result.frames,
         size=path.stat().st_size,
-        sha256=file_sha256(path),
+        sha256=sha256_file(path),
         seconds=time.perf_counter() - start,
         host=socket.gethostname(),
         warnings=warnings,

@@ -114,10 +114,6 @@ def choose_encoder(format_name: str, codec: str | None = None, crf: float | None
     options: dict[str, str] = {}
     if name == "libx265":
         options["x265-params"] = "log-level=error"  # x265 prints its banner straight to stderr otherwise
-    if name == "libsvtav1":
-        # SVT-AV1 prints its banner and warnings straight to stderr; 1 = errors only. Only how
-        # much it says, not what it encodes; a value the user set is kept.
-        os.environ.setdefault("SVT_LOG", "1")
     if name == "libvpx-vp9":
         # Constant quality; libvpx's default is a fixed 256 kb/s, far too little for upscaled video.
         options.update({"b": "0", "crf": "31"})
@@ -333,6 +329,11 @@ class VideoWriter:
             stream = self.container.add_stream(self.encoder.name, rate=rate)
             self._time_base = Fraction(1) / rate
         else:
+            if self.encoder.name == "libsvtav1":
+                # SVT-AV1 prints its banner and warnings straight to stderr and reads how much only
+                # from its environment (1 = errors only): set when such an encoder is really opened,
+                # never as a side effect of choosing or checking one; a value the user set is kept.
+                os.environ.setdefault("SVT_LOG", "1")
             stream = self.container.add_stream(self.encoder.name, rate=spec.frame_rate, options=dict(self.encoder.options))
             self._time_base = spec.time_base
             stream.codec_context.time_base = spec.time_base
