@@ -13,13 +13,12 @@ video is:
 
 Each frame keeps its own pts and duration (VFR stays VFR); the output has exactly as many frames
 as the input. (Files whose timestamps follow the packets rather than the pictures, such as AVI with
-packed B-frames, get their own timestamps back in presentation order: see ``_next_timestamp``.) The output is written to a hidden temporary file beside the target and renamed over
+packed B-frames, get their own timestamps back in presentation order: see :mod:`vsr.video.timestamps`.) The output is written to a hidden temporary file beside the target and renamed over
 it only when complete; any error, or Ctrl-C, removes it. :class:`~vsr.video.stages.StageTimes`
 records the time of each stage for benchmarks.
 """
 from __future__ import annotations
 
-import heapq
 import os
 import queue
 import sys
@@ -46,6 +45,7 @@ from ..files import check_target, claim_output, commit, create_temp, remove_temp
 from .cut import Cut, CutReader
 from .reader import VideoReader
 from .stages import StageTimes
+from .timestamps import REORDER_WINDOW, TimestampOrder
 from .writer import Encoder, VideoSpec, VideoWriter, choose_encoder, choose_layout, output_format
 
 if TYPE_CHECKING:  # the pipeline takes any runner; importing the backends would import torch
@@ -56,8 +56,6 @@ if TYPE_CHECKING:  # the pipeline takes any runner; importing the backends would
 # in input pixels: 500k is ~250 MB of activations; batching helps a GPU far more than a CPU.
 _BATCH_PIXELS = 500_000
 _MAX_AUTO_BATCH = 8
-# Decoded frames held back to hand out their timestamps in increasing order (see _next_timestamp).
-_REORDER_WINDOW = 4
 _POLL_S = 0.1
 # Frames looked at before the encoder is set up, to tell constant from variable frame rate.
 _LOOKAHEAD_FRAMES = 8
@@ -290,11 +288,9 @@ class _Job:
         self.reader = self.writer = self.bar = None
         self.temp: Path | None = None
         self.first: _FirstFrame | None = None
-        self.retimed = 0
+        self.timestamps = TimestampOrder()
         self.lookahead: list = []
         self.frames_out = 0
-        self.last_pts: int | None = None
-        self.last_duration: int | None = None
         self.progress: Callable[[int], None] | None = None
         self.progress_bar: Callable[[int | None], object] | None = None
         self.open_reader: Callable[[str, list], VideoReader] = VideoReader
@@ -373,8 +369,8 @@ class _Job:
         if self.temp is not None:
             commit(self.temp, self.target, self.overwrite)
             self.temp = None
-        if self.retimed:
-            self.warn(f"{self.retimed} frames had no usable timestamp and were placed just after the previous one")
+        if self.timestamps.retimed:
+            self.warn(f"{self.timestamps.retimed} frames had no usable timestamp and were placed just after the previous one")
         damaged = getattr(self.reader, "frames_damaged", 0)
         if damaged:
             self.warn(f"{damaged} of {self.reader.frames_read} frames had decode errors (damaged input); the decoder concealed them as it could")
@@ -464,7 +460,6 @@ class _Job:
         packets: list = []
         # Frames wait here a moment for their timestamp: see _next_timestamp.
         window: deque = deque()
-        stamps: list[int] = []
         while True:
             with stages.measure("decode"):
                 item = next(items, None)
@@ -484,34 +479,16 @@ class _Job:
                     f"{reader.name}: the picture size changes at frame {self.frames_out + len(window)} "
                     f"({self.first.width}x{self.first.height} -> {frame.width}x{frame.height}); not supported"
                 )
-            stamp = frame.pts if frame.pts is not None else frame.dts
-            if stamp is not None:
-                heapq.heappush(stamps, stamp)
+            self.timestamps.add(frame.pts if frame.pts is not None else frame.dts)
             window.append((frame, packets))
             packets = []
-            if len(window) > _REORDER_WINDOW:
-                self._emit(*window.popleft(), stamps)
+            if len(window) > REORDER_WINDOW:
+                self._emit(*window.popleft())
         while window:
-            self._emit(*window.popleft(), stamps)
+            self._emit(*window.popleft())
         self.decoded.put(_End(packets))
 
-    def _next_timestamp(self, stamps: list[int]) -> int:
-        """The smallest timestamp among the frames in the window: frames leave the decoder in
-        presentation order, so they take the window's timestamps in increasing order.
-
-        This is a no-op for well-formed input. It repairs AVI and other files whose
-        timestamps follow the packets rather than the pictures (MPEG-4 "packed B-frames": 1, 2,
-        3, 5, 4, 6, ...), which FFmpeg's best-effort timestamp also only half repairs. Every input
-        timestamp is used once; none is invented unless a frame has none at all.
-        """
-        stamp = heapq.heappop(stamps) if stamps else None
-        last = self.last_pts
-        if stamp is None or (last is not None and stamp <= last):
-            stamp = 0 if last is None else last + (self.last_duration or 1)
-            self.retimed += 1
-        return stamp
-
-    def _emit(self, frame: av.VideoFrame, packets: list, stamps: list[int]) -> None:
+    def _emit(self, frame: av.VideoFrame, packets: list) -> None:
         plan = self.first.plan
         codes = self.chain is not None and plan.rgb_read is None
         with self.stages.measure("to_tensor"):
@@ -520,9 +497,8 @@ class _Job:
             else:
                 luma, chroma = read_planes(frame, plan)
                 luma = luma_to_model(luma, plan.layout.full_range)
-        pts = self._next_timestamp(stamps)
         duration = frame.duration or None
-        self.last_pts, self.last_duration = pts, duration
+        pts = self.timestamps.take(duration)
         self.decoded.put(_Picture(self.frames_out, pts, duration, luma, chroma, packets, codes))
         self.frames_out += 1
 
