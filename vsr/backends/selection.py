@@ -13,7 +13,6 @@ Every runner handed out is wrapped the same way (here, and only here): the fp16/
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +20,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import ConfigError, VsrError
+from ..notices import print_warning
 from .base import PRECISIONS, check_batch, default_precision, device_uses_gpu, first_line, output_for
 from .guard import NonFiniteGuard
 from .output_check import FirstOutputCheck
@@ -143,7 +143,7 @@ class FallbackRunner:
     """
 
     def __init__(self, model: nn.Module, candidates: list, max_tile_pixels: int | None = None, warn=None):
-        self._warn = warn or _print_warning
+        self._warn = warn or print_warning
         self._model = model
         self._candidates = list(candidates)
         self._max_tile_pixels = max_tile_pixels
@@ -215,10 +215,6 @@ def _available_ram() -> int:
     except OSError:
         pass
     return 8 << 30
-
-
-def _print_warning(message: str) -> None:
-    print(f"vsr: warning: {message}", file=sys.stderr)
 
 
 def build_runner(model: nn.Module, backend=None, max_tile_pixels: int | None = None, warn=None):

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -28,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import ConfigError, OutputError
+from ..notices import print_warning
 from ..files import claim_output, lock_path
 from ..video.output_file import check_target
 from ..video.containers import Y4M
@@ -83,10 +83,6 @@ class ClusterResult:
 def work_folder(target: Path) -> Path:
     """Where the parts and manifest of ``target``'s run live: ``TARGET.vsr-parts`` beside it."""
     return target.with_name(target.name + WORK_SUFFIX)
-
-
-def _print_warning(message: str) -> None:
-    print(f"vsr: warning: {message}", file=sys.stderr)
 
 
 def _check_settings(settings: ClusterSettings, pairs: list[VideoPair]) -> None:
@@ -243,7 +239,7 @@ def upscale_cluster(
     if settings.weights is not None:
         # Tasks run in a folder of Ray's, on any node: a relative path would not name the file there.
         settings = replace(settings, weights=str(Path(settings.weights).resolve()))
-    warn = warn or _print_warning
+    warn = warn or print_warning
     pairs, folder_output = list_videos(source, target)
     _check_settings(settings, pairs)
     if folder_output:

@@ -35,6 +35,7 @@ import av
 import numpy as np
 
 from ..errors import ConfigError, InputError
+from ..notices import print_warning
 from ..imaging.luma import luma_from_model, luma_to_model
 from .chroma import ChromaUpscaler
 from .ffmpeg_log import captured_ffmpeg_log
@@ -166,10 +167,6 @@ class _Worker(threading.Thread):
             self._stop_event.set()
 
 
-def _print_warning(message: str) -> None:
-    print(f"vsr: warning: {message}", file=sys.stderr)
-
-
 def _is_variable_rate(pictures: list) -> bool:
     """True when the gaps between the first frames' timestamps differ by more than rounding."""
     times = [p.pts for p in pictures if isinstance(p, _Picture)]
@@ -255,7 +252,7 @@ def upscale_video(
         open_reader = partial(CutReader, cut=cut.check())
     source, target = str(source), str(target)
     format_name, encoder = _check_output(source, target, overwrite, codec, crf, preset, container_format)
-    warn = warn or _print_warning
+    warn = warn or print_warning
     job = _Job(source, target, runner, format_name, encoder, pix_fmt, batch, quiet, stages or StageTimes(), warn)
     job.open_reader, job.variable_rate, job.progress, job.overwrite = open_reader, variable_rate, progress, overwrite
     job.progress_bar = progress_bar
