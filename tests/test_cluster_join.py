@@ -10,7 +10,7 @@ from vsr.cluster.segment_reader import SegmentReader
 from vsr.cluster.segments import plan_segments
 from vsr.errors import InputError, OutputError
 from vsr.video import upscale_video
-from vsr.video.writer import output_format
+from vsr.video.encoder import output_format
 
 
 def upscale_in_parts(src, folder, ext, frames=1, **options):

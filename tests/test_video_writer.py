@@ -3,7 +3,7 @@ import pytest
 
 from vsr.errors import ConfigError, OutputError
 from vsr.video.frames import PixelLayout
-from vsr.video.writer import choose_encoder, choose_layout, output_format
+from vsr.video.encoder import choose_encoder, choose_layout, output_format
 
 
 @pytest.mark.parametrize("name, fmt", [("a.mp4", "mp4"), ("b.MKV", "matroska"), ("c.mov", "mov"), ("d.webm", "webm"), ("e.y4m", "yuv4mpegpipe"), ("-", "yuv4mpegpipe")])
@@ -96,7 +96,7 @@ def test_a_fractional_crf_reaches_x264_and_is_refused_where_the_encoder_takes_wh
 def test_choosing_an_encoder_changes_nothing_in_the_process_environment(monkeypatch):
     import os
 
-    from vsr.video.writer import choose_encoder
+    from vsr.video.encoder import choose_encoder
 
     monkeypatch.delenv("SVT_LOG", raising=False)
     choose_encoder("matroska", "libsvtav1")  # checking a job is not opening an encoder

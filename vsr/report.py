@@ -303,7 +303,7 @@ def _video_size(path) -> tuple[int, int] | None:
 def cluster_report(result, settings, output: str) -> JobReport:
     """The report of :func:`vsr.cluster.upscale_cluster`'s result: the backend is the one asked
     for (each Ray task chooses its own; their warnings say when one fell back)."""
-    from .video.writer import choose_encoder, output_format
+    from .video.encoder import choose_encoder, output_format
 
     videos = result.videos
     first = videos[0].target if videos else output

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, InputError, OutputError
 from ..video.containers import Y4M
-from ..video.writer import FORMATS
+from ..video.encoder import FORMATS
 
 #: Extensions a folder's files must have to be taken as videos.
 VIDEO_EXTENSIONS = frozenset(

@@ -202,7 +202,7 @@ def join_parts(
 ) -> JoinResult:
     """Join ``parts`` (part files of ``source``'s segments, in order) into ``target``.
 
-    ``format_name`` is the muxer (:func:`vsr.video.writer.output_format` of the target);
+    ``format_name`` is the muxer (:func:`vsr.video.encoder.output_format` of the target);
     ``frames``, when given, is each part's frame count as written, checked before copying;
     ``starts`` (seconds) is when each part's first frame is shown in the source and
     ``last_duration`` (seconds) how long the source's last frame lasts (see :class:`_Parts`).

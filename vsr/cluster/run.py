@@ -31,7 +31,7 @@ from ..notices import print_warning
 from ..files import claim_output, lock_path
 from ..video.output_file import check_target
 from ..video.containers import Y4M
-from ..video.writer import choose_encoder, output_format
+from ..video.encoder import choose_encoder, output_format
 from .inputs import VideoPair, list_videos
 from .join import join_parts
 from .manifest import DONE, JOINED, Manifest

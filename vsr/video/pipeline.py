@@ -47,7 +47,8 @@ from .cut import Cut, CutReader
 from .reader import VideoReader
 from .stages import StageTimes
 from .timestamps import REORDER_WINDOW, TimestampOrder
-from .writer import Encoder, VideoSpec, VideoWriter, choose_encoder, choose_layout, output_format
+from .encoder import Encoder, choose_encoder, choose_layout, output_format
+from .writer import VideoSpec, VideoWriter
 
 if TYPE_CHECKING:  # the pipeline takes any runner; importing the backends would import torch
     from ..backends.base import Runner
