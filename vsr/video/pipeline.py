@@ -254,9 +254,11 @@ def upscale_video(
     source, target = str(source), str(target)
     format_name, encoder = _check_output(source, target, overwrite, codec, crf, preset, container_format)
     warn = warn or print_warning
-    job = _Job(source, target, runner, format_name, encoder, pix_fmt, batch, quiet, stages or StageTimes(), warn)
-    job.open_reader, job.variable_rate, job.progress, job.overwrite = open_reader, variable_rate, progress, overwrite
-    job.progress_bar = progress_bar
+    job = _Job(_JobOptions(
+        source=source, target=target, runner=runner, format_name=format_name, encoder=encoder, pix_fmt=pix_fmt,
+        batch=batch, quiet=quiet, stages=stages or StageTimes(), warn=warn, progress=progress,
+        progress_bar=progress_bar, open_reader=open_reader, variable_rate=variable_rate, overwrite=overwrite,
+    ))
     if target == "-":
         with captured_ffmpeg_log() as log:
             return job.run(log)
@@ -274,13 +276,35 @@ def _stale_note(removed: list[Path]) -> str:
     return f"{len(removed)} temporary {files} of an earlier run that was killed ({', '.join(p.name for p in removed)})"
 
 
+@dataclass(frozen=True)
+class _JobOptions:
+    """Everything one run of the pipeline is told by its caller (see :func:`upscale_video`)."""
+
+    source: str
+    target: str
+    runner: Runner
+    format_name: str
+    encoder: Encoder
+    pix_fmt: str | None
+    batch: int | None
+    quiet: bool
+    stages: StageTimes
+    warn: Callable[[str], None]
+    progress: Callable[[int], None] | None
+    progress_bar: Callable[[int | None], object] | None
+    open_reader: Callable[[str, list], VideoReader]
+    variable_rate: bool | None
+    overwrite: bool
+
+
 class _Job:
     """The state of one run of the pipeline (threads, queues, files), and its cleanup."""
 
-    def __init__(self, source, target, runner, format_name, encoder, pix_fmt, batch, quiet, stages, warn):
-        self.source, self.target, self.runner = source, target, runner
-        self.format_name, self.encoder, self.pix_fmt = format_name, encoder, pix_fmt
-        self.batch, self.quiet, self.stages, self.warn = batch, quiet, stages, warn
+    def __init__(self, options: _JobOptions):
+        self.options = options
+        # Settled once the first frames are seen: the batch by frame size, the encoder without
+        # B-frames for variable-rate MP4/MOV (see _read_ahead).
+        self.batch, self.encoder = options.batch, options.encoder
         self.stop = threading.Event()
         self.workers: list[_Worker] = []
         self.reader = self.writer = self.bar = None
@@ -289,12 +313,7 @@ class _Job:
         self.timestamps = TimestampOrder()
         self.lookahead: list = []
         self.frames_out = 0
-        self.progress: Callable[[int], None] | None = None
-        self.progress_bar: Callable[[int | None], object] | None = None
-        self.open_reader: Callable[[str, list], VideoReader] = VideoReader
-        self.variable_rate: bool | None = None
         self.chain: ChainStage | None = None
-        self.overwrite = False
 
     # -- orchestration -------------------------------------------------------------------------
 
@@ -313,7 +332,7 @@ class _Job:
         finally:
             if self.reader is not None and not any(w.is_alive() for w in self.workers):
                 self.reader.close()
-        self.stages.wall_s = time.perf_counter() - start
+        self.options.stages.wall_s = time.perf_counter() - start
         return result
 
     def _join_workers(self) -> bool:
@@ -340,11 +359,11 @@ class _Job:
                 raise worker.error
 
     def _run(self, log: list) -> VideoResult:
-        self.reader = self.open_reader(self.source, log)
+        self.reader = self.options.open_reader(self.options.source, log)
         info = self.reader.info
         self.batch = self.batch or max(1, min(_MAX_AUTO_BATCH, _BATCH_PIXELS // max(1, info.width * info.height)))
         # A runner with a device step takes integer planes through the frame chain (chain_stage.py).
-        self.chain = ChainStage(self.runner) if ChainStage.wanted(self.runner) else None
+        self.chain = ChainStage(self.options.runner) if ChainStage.wanted(self.options.runner) else None
         depth = max(2 * self.batch, QUEUE_FRAMES) if self.chain is not None else 2 * self.batch
         self.decoded = _Channel(depth, self.stop)
         self.upscaled = _Channel(depth, self.stop)
@@ -355,7 +374,7 @@ class _Job:
         self._start("vsr-encode", lambda: self._encode_loop(in_layout, out_layout, upscaler))
 
         if self.chain is not None:
-            self.chain.run(self._next_picture, self.upscaled.put, lambda item: isinstance(item, _End), (in_layout, out_layout, upscaler), self.stages.measure)
+            self.chain.run(self._next_picture, self.upscaled.put, lambda item: isinstance(item, _End), (in_layout, out_layout, upscaler), self.options.stages.measure)
         else:
             self._super_resolve()
         for worker in self.workers:
@@ -365,22 +384,22 @@ class _Job:
         if self.bar is not None:
             self.bar.close()
         if self.temp is not None:
-            commit(self.temp, self.target, self.overwrite)
+            commit(self.temp, self.options.target, self.options.overwrite)
             self.temp = None
         if self.timestamps.retimed:
-            self.warn(f"{self.timestamps.retimed} frames had no usable timestamp and were placed just after the previous one")
+            self.options.warn(f"{self.timestamps.retimed} frames had no usable timestamp and were placed just after the previous one")
         damaged = getattr(self.reader, "frames_damaged", 0)
         if damaged:
-            self.warn(f"{damaged} of {self.reader.frames_read} frames had decode errors (damaged input); the decoder concealed them as it could")
+            self.options.warn(f"{damaged} of {self.reader.frames_read} frames had decode errors (damaged input); the decoder concealed them as it could")
         return VideoResult(
-            target=self.target,
+            target=self.options.target,
             frames=self.writer.frames_written,
             codec=self.encoder.name,
             pix_fmt=out_layout.pix_fmt,
             width=self.writer.spec.width,
             height=self.writer.spec.height,
             notes=notes,
-            stages=self.stages,
+            stages=self.options.stages,
             frames_in=self.frames_out,
             input_width=self.first.width,
             input_height=self.first.height,
@@ -397,8 +416,8 @@ class _Job:
         self.lookahead = [first]
         while len(self.lookahead) < _LOOKAHEAD_FRAMES and not isinstance(self.lookahead[-1], _End):
             self.lookahead.append(self.decoded.get())
-        variable = self.variable_rate if self.variable_rate is not None else _is_variable_rate(self.lookahead)
-        if variable and self.format_name in ("mp4", "mov") and self.encoder.name in _REORDERING_ENCODERS:
+        variable = self.options.variable_rate if self.options.variable_rate is not None else _is_variable_rate(self.lookahead)
+        if variable and self.options.format_name in ("mp4", "mov") and self.encoder.name in _REORDERING_ENCODERS:
             # MP4 times samples by decode-time deltas; with B-frames the encoder's DTS trail the
             # PTS by a number of *frames*, which for uneven gaps makes the track shorter than the
             # video in FFmpeg-based players. Without reordering, DTS = PTS and every gap is kept.
@@ -406,11 +425,11 @@ class _Job:
 
     def _open_output(self, log: list):
         """Choose the output layout, open the writer (temporary file) and the chroma upscaler."""
-        info, facts, s = self.reader.info, self.first, self.runner.scale
+        info, facts, s = self.reader.info, self.first, self.options.runner.scale
         out_w, out_h = s * facts.width, s * facts.height
         in_layout = facts.plan.layout
         rgb = facts.plan.rgb_read is not None
-        out_layout, note = choose_layout(self.encoder, in_layout, out_w, out_h, self.pix_fmt, self.format_name, rgb_source=rgb)
+        out_layout, note = choose_layout(self.encoder, in_layout, out_w, out_h, self.options.pix_fmt, self.options.format_name, rgb_source=rgb)
         spec = VideoSpec(
             width=out_w,
             height=out_h,
@@ -424,26 +443,26 @@ class _Job:
             sample_aspect_ratio=info.sample_aspect_ratio,
             display_matrix=facts.display_matrix,
         )
-        if self.target == "-":
+        if self.options.target == "-":
             file, name = sys.stdout.buffer, "stdout"
         else:
-            self.temp = create_temp(Path(self.target))
-            file, name = str(self.temp), self.target
-        self.writer = VideoWriter(file, self.format_name, self.encoder, spec, reader=self.reader, log=log, name=name)
+            self.temp = create_temp(Path(self.options.target))
+            file, name = str(self.temp), self.options.target
+        self.writer = VideoWriter(file, self.options.format_name, self.encoder, spec, reader=self.reader, log=log, name=name)
         notes = ([note] if note else []) + self.writer.notes
         if notes:
-            self.warn("; ".join(notes))
+            self.options.warn("; ".join(notes))
         upscaler = None
         if not in_layout.is_grey and not out_layout.is_grey:
-            out_siting = "center" if self.format_name == Y4M else "left"
+            out_siting = "center" if self.options.format_name == Y4M else "left"
             upscaler = ChromaUpscaler(s, in_layout.chroma_shift, out_layout.chroma_shift, info.chroma_siting, out_siting)
         return in_layout, out_layout, upscaler, notes
 
     def _open_progress(self, total: int | None) -> None:
-        if self.quiet:
+        if self.options.quiet:
             return
-        if self.progress_bar is not None:  # the caller's (the CLI's reporter)
-            self.bar = self.progress_bar(total)
+        if self.options.progress_bar is not None:  # the caller's (the CLI's reporter)
+            self.bar = self.options.progress_bar(total)
             return
         from tqdm import tqdm
 
@@ -453,7 +472,7 @@ class _Job:
     # -- stages --------------------------------------------------------------------------------
 
     def _decode_loop(self) -> None:
-        reader, stages = self.reader, self.stages
+        reader, stages = self.reader, self.options.stages
         items = reader.items()
         packets: list = []
         # Frames wait here a moment for their timestamp: see _next_timestamp.
@@ -489,7 +508,7 @@ class _Job:
     def _emit(self, frame: av.VideoFrame, packets: list) -> None:
         plan = self.first.plan
         codes = self.chain is not None and plan.rgb_read is None
-        with self.stages.measure("to_tensor"):
+        with self.options.stages.measure("to_tensor"):
             if codes:
                 luma, chroma = read_codes(frame, plan)
             else:
@@ -506,7 +525,7 @@ class _Job:
         return self.decoded.get() if wait else self.decoded.get_nowait()
 
     def _super_resolve(self) -> None:
-        runner, stages = self.runner, self.stages
+        runner, stages = self.options.runner, self.options.stages
         s = runner.scale
         while True:
             item = self._next_picture()
@@ -536,7 +555,7 @@ class _Job:
                 return
 
     def _encode_loop(self, in_layout: PixelLayout, out_layout: PixelLayout, upscaler: ChromaUpscaler | None) -> None:
-        writer, stages = self.writer, self.stages
+        writer, stages = self.writer, self.options.stages
         while True:
             item = self.upscaled.get()
             with stages.measure("encode"):
@@ -558,8 +577,8 @@ class _Job:
             stages.frames += 1
             if self.bar is not None:
                 self.bar.update(1)
-            if self.progress is not None:
-                self.progress(1)
+            if self.options.progress is not None:
+                self.options.progress(1)
 
     @staticmethod
     def _float_frame(item, in_layout: PixelLayout, out_layout: PixelLayout, upscaler: ChromaUpscaler | None) -> av.VideoFrame:
