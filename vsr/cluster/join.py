@@ -16,7 +16,6 @@ complete; any error removes it.
 """
 from __future__ import annotations
 
-import contextlib
 import heapq
 import math
 import os
@@ -29,11 +28,12 @@ import av
 import av.error
 
 from ..errors import InputError, OutputError
+from ..files import atomic_write
 from ..video.ffmpeg_log import captured_ffmpeg_log, reason
 from ..video.frames import display_matrix
-from ..video.output_file import create_temp
 from ..video.passthrough import copy_container_settings, copy_stream_settings, plan_carried_streams
 from ..video.reader import VideoReader
+from ..video.writer import close_quietly, mux
 
 # How far a part's first PTS may come back from where its segment starts: MP4 edit lists count
 # milliseconds; anything more means the part is not the segment's.
@@ -212,15 +212,8 @@ def join_parts(
     if not parts:
         raise OutputError(f"{target}: no parts to join")
     target = Path(target)
-    temp = create_temp(target)
-    try:
-        with captured_ffmpeg_log() as log:
-            result = _join(str(source), parts, temp, str(target), format_name, _Parts(parts, frames, starts, last_duration), log)
-        os.replace(temp, target)
-        return result
-    finally:
-        if temp.exists():
-            temp.unlink()
+    with atomic_write(target) as temp, captured_ffmpeg_log() as log:
+        return _join(str(source), parts, temp, str(target), format_name, _Parts(parts, frames, starts, last_duration), log)
 
 
 def _join(source: str, parts: list[Path], temp: Path, name: str, format_name: str, copied: _Parts, log) -> JoinResult:
@@ -252,17 +245,17 @@ def _join(source: str, parts: list[Path], temp: Path, name: str, format_name: st
             for origin, packet in _merge(copied.packets(), _carried_packets(reader, set(plan.routes))):
                 if origin == 0:
                     packet.stream = video
-                    _mux(output, [packet], name, log)
+                    mux(output, [packet], name, log)
                 else:
-                    _mux(output, plan.routes[packet.stream_index].packets(packet), name, log)
+                    mux(output, plan.routes[packet.stream_index].packets(packet), name, log)
             for route in plan.routes.values():
-                _mux(output, route.flush(), name, log)
+                mux(output, route.flush(), name, log)
             output.close()
         except av.error.FFmpegError as exc:
-            _abort(output)
+            close_quietly(output)
             raise OutputError(f"{name}: joining the parts failed ({reason(exc, log)})") from None
         except BaseException:
-            _abort(output)
+            close_quietly(output)
             raise
     return JoinResult(name, copied.count, notes)
 
@@ -283,16 +276,3 @@ def _check_same_encoding(template, others: list[Path]) -> None:
                 raise OutputError(f"{part}: encoded with other settings than the first part; the parts cannot be joined")
 
 
-def _mux(output, packets: list[av.Packet], name: str, log) -> None:
-    try:
-        output.mux(packets)
-    except av.error.FFmpegError as exc:
-        raise OutputError(f"{name}: writing failed ({reason(exc, log)})") from None
-    except OSError as exc:
-        raise OutputError(f"{name}: writing failed ({exc.strerror or exc})") from None
-
-
-def _abort(output) -> None:
-    """Close without caring about the result (the caller deletes the file)."""
-    with contextlib.suppress(av.error.FFmpegError, OSError):
-        output.close()

@@ -9,6 +9,7 @@ other streams, chapters and global metadata.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -24,6 +25,24 @@ from .encoder import Encoder
 from .passthrough import CarryPlan, copy_container_settings, copy_stream_settings, plan_carried_streams
 
 #: Output extension -> FFmpeg muxer.
+
+
+def mux(container, packets, name: str, log) -> None:
+    """Mux ``packets`` into an open output ``container``; a failure is one OutputError line naming
+    ``name`` (the output as the user knows it) and FFmpeg's reason from ``log``. Used by the
+    writer and by the cluster join, which copies packets rather than encoding them."""
+    try:
+        container.mux(packets)
+    except av.error.FFmpegError as exc:
+        raise OutputError(f"{name}: writing failed ({reason(exc, log)})") from None
+    except OSError as exc:
+        raise OutputError(f"{name}: writing failed ({exc.strerror or exc})") from None
+
+
+def close_quietly(container) -> None:
+    """Close an output without caring about the result (its caller deletes the file)."""
+    with contextlib.suppress(av.error.FFmpegError, OSError):
+        container.close()
 
 
 class _Y4mAspect:
@@ -154,12 +173,7 @@ class VideoWriter:
         return stream
 
     def _mux(self, packets) -> None:
-        try:
-            self.container.mux(packets)
-        except av.error.FFmpegError as exc:
-            raise OutputError(f"{self.name}: writing failed ({reason(exc, self._log)})") from None
-        except OSError as exc:
-            raise OutputError(f"{self.name}: writing failed ({exc.strerror or exc})") from None
+        mux(self.container, packets, self.name, self._log)
 
     def _mux_video(self, packets: list[av.Packet]) -> None:
         for packet in packets:
@@ -219,10 +233,7 @@ class VideoWriter:
 
     def abort(self) -> None:
         """Close without caring about the result (the caller deletes the file)."""
-        try:
-            self.container.close()
-        except Exception:
-            pass
+        close_quietly(self.container)
         if self._sink is not None:
             try:
                 self._sink.close()
