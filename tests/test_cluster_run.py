@@ -160,7 +160,9 @@ def test_a_segment_with_bad_data_fails_the_run_with_its_reason(local_ray, clip, 
     start = time.perf_counter()
     with pytest.raises(InputError, match=f"segment {last.index}.*changed"):
         run(source, target)
-    assert time.perf_counter() - start < 30  # failed, not retried over and over
+    # Failed, not retried over and over. The bound leaves room for a rerun's wait for the stopped
+    # run's tasks (up to 30 s) on a loaded 2-core machine: 38 s were seen with training beside it.
+    assert time.perf_counter() - start < 60
     assert not target.exists()
     manifest = Manifest.load(work_folder(target))
     assert manifest.segments[-1].state != DONE
