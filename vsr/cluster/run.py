@@ -28,8 +28,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, OutputError
 from ..notices import print_warning
-from ..files import claim_output, lock_path
-from ..video.output_file import check_target
+from ..files import check_target, claim_output, lock_path
 from ..video.containers import Y4M
 from ..video.encoder import choose_encoder, output_format
 from .inputs import VideoPair, list_videos
