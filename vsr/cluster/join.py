@@ -31,9 +31,8 @@ from ..errors import InputError, OutputError
 from ..files import atomic_write
 from ..video.ffmpeg_log import captured_ffmpeg_log, reason
 from ..video.frames import display_matrix
-from ..video.passthrough import copy_container_settings, copy_stream_settings, plan_carried_streams
+from ..video.output_file import OutputFile
 from ..video.reader import VideoReader
-from ..video.writer import close_quietly, mux
 
 # How far a part's first PTS may come back from where its segment starts: MP4 edit lists count
 # milliseconds; anything more means the part is not the segment's.
@@ -217,47 +216,39 @@ def join_parts(
 
 
 def _join(source: str, parts: list[Path], temp: Path, name: str, format_name: str, copied: _Parts, log) -> JoinResult:
-    notes: list[str] = []
     with VideoReader(source, log) as reader, av.open(str(parts[0])) as first:
         template = first.streams.video[0]
         _check_same_encoding(template, parts[1:])
+        output = OutputFile(str(temp), format_name, name, log)
         try:
-            output = av.open(str(temp), "w", format=format_name)
-        except (av.error.FFmpegError, OSError) as exc:
-            raise OutputError(f"{name}: cannot create ({reason(exc, log)})") from None
-        try:
-            video = output.add_stream_from_template(template)
+            video = output.add_copied_video(template)
             if reader.info.frame_rate:
                 # The stream's average rate (Matroska's default duration) is taken from here.
                 video.codec_context.framerate = reader.info.frame_rate
             matrix = _first_display_matrix(parts[0])
             if matrix is not None:
                 video.set_display_matrix(list(matrix))
-            copy_stream_settings(reader.video, video)
+            output.carry_from(reader, video)
             for tag in _ENCODER_TAGS:
                 if tag in template.metadata:
                     video.metadata[tag] = template.metadata[tag]
-            plan = plan_carried_streams(reader.carried, output, format_name)
-            notes.extend(plan.notes)
-            copy_container_settings(reader.container, output, format_name, notes)
-            output.start_encoding()
+            output.start()
             copied.scan()
-            for origin, packet in _merge(copied.packets(), _carried_packets(reader, set(plan.routes))):
+            for origin, packet in _merge(copied.packets(), _carried_packets(reader, set(output.plan.routes))):
                 if origin == 0:
                     packet.stream = video
-                    mux(output, [packet], name, log)
+                    output.mux([packet])
                 else:
-                    mux(output, plan.routes[packet.stream_index].packets(packet), name, log)
-            for route in plan.routes.values():
-                mux(output, route.flush(), name, log)
+                    output.carry(packet)
+            output.flush_carried()
             output.close()
         except av.error.FFmpegError as exc:
-            close_quietly(output)
+            output.abort()
             raise OutputError(f"{name}: joining the parts failed ({reason(exc, log)})") from None
         except BaseException:
-            close_quietly(output)
+            output.abort()
             raise
-    return JoinResult(name, copied.count, notes)
+    return JoinResult(name, copied.count, output.notes)
 
 
 def _first_display_matrix(part: Path) -> tuple[int, ...] | None:

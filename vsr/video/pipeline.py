@@ -448,7 +448,7 @@ class _Job:
         else:
             self.temp = create_temp(Path(self.options.target))
             file, name = str(self.temp), self.options.target
-        self.writer = VideoWriter(file, self.options.format_name, self.encoder, spec, reader=self.reader, log=log, name=name)
+        self.writer = VideoWriter(file, self.options.format_name, self.encoder, spec, source=self.reader, log=log, name=name)
         notes = ([note] if note else []) + self.writer.notes
         if notes:
             self.options.warn("; ".join(notes))
