@@ -153,6 +153,10 @@ def plan_carried_streams(streams, output, format_name: str) -> CarryPlan:
             continue
         if codec is not None and codec in accepted and format_name != Y4M:
             target = output.add_stream_from_template(stream)
+            if stream.type == "audio" and stream.codec_context.layout is not None:
+                # MP4 and MOV write the speaker layout into the file and fail at the trailer on
+                # a count-only one; the packets themselves are unchanged.
+                target.codec_context.layout = _ordered_layout(stream.codec_context.layout)
             copy_stream_settings(stream, target)
             plan.routes[stream.index] = CopyRoute(stream, target)
             if stream.type == "video" and not stream.disposition & av.stream.Disposition.attached_pic:
@@ -189,13 +193,29 @@ def name_or(stream) -> str:
     return stream.metadata.get("filename") or stream.metadata.get("title") or "unnamed"
 
 
+# The usual speaker order for a channel count, as FFmpeg's own default layouts give it.
+_DEFAULT_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "4.0", 6: "5.1", 8: "7.1"}
+
+
+def _ordered_layout(layout):
+    """``layout``, or the usual one for its channel count when the source names no speakers.
+
+    PCM in Matroska or WAV may carry only a channel count ("2 channels"); encoders such as AAC
+    refuse such a layout, and players would guess the same speakers anyway.
+    """
+    if all(channel.name != "NONE" for channel in layout.channels):
+        return layout
+    usual = _DEFAULT_LAYOUTS.get(layout.nb_channels)
+    return av.AudioLayout(usual) if usual else layout
+
+
 def _add_audio_encoder(output, encoder: str, source):
     ctx = source.codec_context
     codec = av.codec.Codec(encoder, "w")
     rates = codec.audio_rates
     rate = ctx.sample_rate if not rates or ctx.sample_rate in rates else max(rates)
     target = output.add_stream(encoder, rate=rate)
-    target.layout = ctx.layout
+    target.layout = _ordered_layout(ctx.layout)
     formats = [f.name for f in (codec.audio_formats or [])]
     if formats:
         target.format = ctx.format.name if ctx.format and ctx.format.name in formats else formats[0]
