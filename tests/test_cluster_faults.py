@@ -90,7 +90,7 @@ def test_a_run_killed_after_planning_mid_segment_and_in_the_join_resumes_to_the_
 
     source = write_clip(tmp_path / "clip.mkv", frames=FRAMES, width=160, height=120, gop=SEGMENT, audio="aac")
     plain = tmp_path / "plain.mkv"
-    upscale_video(source, plain, prepare_runner("espcn", 2, backend="torch"), codec="ffv1", quiet=True)
+    upscale_video(source, plain, prepare_runner("espcn", 2, backend="torch"), codec="ffv1")
     folder = tmp_path / "home"
     (folder / "vsr").mkdir(parents=True)  # a folder named like the package, as in a checkout's parent
     (folder / "drive.py").write_text(DRIVER)
@@ -130,7 +130,7 @@ def test_a_second_run_into_the_same_output_is_refused_at_once(tmp_path):
     source = write_clip(tmp_path / "clip.mkv", frames=8, width=32, height=24, gop=4)
     with claim_output(tmp_path / "out.mkv"):  # as a first run holds it, for as long as it runs
         with pytest.raises(OutputError, match="another vsr run"):
-            upscale_cluster(source, tmp_path / "out.mkv", ClusterSettings(backend="torch"), segment_frames=4, quiet=True)
+            upscale_cluster(source, tmp_path / "out.mkv", ClusterSettings(backend="torch"), segment_frames=4)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mkv"]  # its work folder untouched: none made
 
 

@@ -53,7 +53,7 @@ def test_a_cluster_run_of_half_an_mp4_is_refused_before_any_work(tmp_path):
     clip = faststart_mp4(write_clip(tmp_path / "a.mkv", frames=120, width=64, height=48, gop=30), tmp_path / "a.mp4")
     half = first_half(clip, tmp_path / "t.mp4")
     with pytest.raises(InputError, match="partial file"):
-        upscale_cluster(half, tmp_path / "o.mp4", ClusterSettings(backend="torch"), segment_frames=30, quiet=True)
+        upscale_cluster(half, tmp_path / "o.mp4", ClusterSettings(backend="torch"), segment_frames=30)
     assert leftovers(tmp_path, {"a.mkv", "a.mp4", "t.mp4"}) == []  # no work folder, no output
 
 
@@ -89,7 +89,7 @@ def single(clip, tmp_path_factory):
     from vsr.video import upscale_video
 
     target = tmp_path_factory.mktemp("resume-single") / "single.mkv"
-    upscale_video(clip, target, prepare_runner("espcn", 2, backend="torch"), codec="ffv1", quiet=True)
+    upscale_video(clip, target, prepare_runner("espcn", 2, backend="torch"), codec="ffv1")
     return target
 
 
@@ -107,7 +107,7 @@ def interrupted_run(clip, target, after: int):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        upscale_cluster(clip, target, ClusterSettings(backend="torch", codec="ffv1"), segment_frames=SEGMENT, quiet=True, warn=lambda _: None, on_segment=stop)
+        upscale_cluster(clip, target, ClusterSettings(backend="torch", codec="ffv1"), segment_frames=SEGMENT, warn=lambda _: None, on_segment=stop)
     manifest = Manifest.load(work_folder(target))
     return manifest, [r for r in manifest.segments if r.state == DONE]
 
@@ -116,7 +116,7 @@ def rerun(clip, target):
     from vsr.cluster import ClusterSettings, upscale_cluster
 
     warnings = []
-    result = upscale_cluster(clip, target, ClusterSettings(backend="torch", codec="ffv1"), segment_frames=SEGMENT, quiet=True, warn=warnings.append)
+    result = upscale_cluster(clip, target, ClusterSettings(backend="torch", codec="ffv1"), segment_frames=SEGMENT, warn=warnings.append)
     return result, warnings
 
 

@@ -20,7 +20,7 @@ def upscale_in_parts(src, folder, ext, frames=1, **options):
     for segment in plan.segments:
         part = folder / f"part{segment.index}{ext}"
         result = upscale_video(
-            src, part, RepeatRunner(2), quiet=True, warn=lambda _: None, variable_rate=plan.variable_rate,
+            src, part, RepeatRunner(2), warn=lambda _: None, variable_rate=plan.variable_rate,
             open_reader=lambda source, log, segment=segment: SegmentReader(source, segment, log), **options,
         )
         parts.append(part)
@@ -60,7 +60,7 @@ def test_joined_parts_equal_a_single_run(sources, tmp_path, case):
     name, ext, options, lossless = CASES[case]
     src = sources / name
     single = tmp_path / f"single{ext}"
-    upscale_video(src, single, RepeatRunner(2), quiet=True, warn=lambda _: None, **options)
+    upscale_video(src, single, RepeatRunner(2), warn=lambda _: None, **options)
     plan, parts, counts, starts = upscale_in_parts(src, tmp_path, ext, **options)
     assert len(parts) >= 3
     joined = tmp_path / f"joined{ext}"
@@ -88,7 +88,7 @@ def test_timestamps_round_half_away_from_zero_as_ffmpeg_does():
 def test_parts_encoded_differently_cannot_be_joined(sources, tmp_path):
     src = sources / "a.mkv"
     plan, parts, _counts, starts = upscale_in_parts(src, tmp_path, ".mp4")
-    upscale_video(src, parts[1], RepeatRunner(2), overwrite=True, quiet=True, crf=10,
+    upscale_video(src, parts[1], RepeatRunner(2), overwrite=True, crf=10,
                   open_reader=lambda source, log: SegmentReader(source, plan.segments[1], log))
     with pytest.raises(OutputError, match="other settings"):
         join_parts(src, parts, tmp_path / "out.mp4", "mp4", None, starts)

@@ -42,8 +42,8 @@ def single(clip, tmp_path_factory):
     """The single-machine outputs to compare with: ffv1 in Matroska (lossless) and x264 in MP4."""
     folder = tmp_path_factory.mktemp("single")
     runner = prepare_runner("espcn", 2, backend="torch")
-    upscale_video(clip, folder / "single.mkv", runner, codec="ffv1", quiet=True)
-    upscale_video(clip, folder / "single.mp4", runner, quiet=True, warn=lambda _: None)
+    upscale_video(clip, folder / "single.mkv", runner, codec="ffv1")
+    upscale_video(clip, folder / "single.mp4", runner, warn=lambda _: None)
     return folder
 
 
@@ -53,7 +53,7 @@ def segments(source) -> int:
 
 def run(source, target, settings=LOSSLESS, **options):
     warnings = []
-    result = upscale_cluster(source, target, settings, segment_frames=SEGMENT, quiet=True, warn=warnings.append, **options)
+    result = upscale_cluster(source, target, settings, segment_frames=SEGMENT, warn=warnings.append, **options)
     return result, warnings
 
 

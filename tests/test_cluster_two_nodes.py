@@ -70,7 +70,7 @@ threading.Thread(target=kill_the_worker_node_mid_segment, daemon=True).start()
 warnings = []
 result = upscale_cluster(
     source, target, ClusterSettings(backend="torch", codec="ffv1"), address=cluster.address,
-    segment_frames=%(segment)d, quiet=True, warn=warnings.append,
+    segment_frames=%(segment)d, warn=warnings.append,
 )
 Path(report).write_text(json.dumps({"killed": killed, "segments_run": result.segments_run, "segments": result.videos[0].segments,
                                     "cluster": result.cluster, "warnings": warnings}))
@@ -85,7 +85,7 @@ def test_a_worker_node_killed_mid_segment_still_gives_the_plain_output(tmp_path)
 
     source = write_clip(tmp_path / "clip.mkv", frames=FRAMES, width=64, height=48, gop=SEGMENT, audio="aac", subtitles=True)
     plain = tmp_path / "plain.mkv"
-    upscale_video(source, plain, prepare_runner("espcn", 2, backend="torch"), codec="ffv1", quiet=True)
+    upscale_video(source, plain, prepare_runner("espcn", 2, backend="torch"), codec="ffv1")
     script, target, report = tmp_path / "two_nodes.py", tmp_path / "out.mkv", tmp_path / "report.json"
     script.write_text(SCRIPT % {"segment": SEGMENT})
     run = subprocess.run([sys.executable, str(script), str(source), str(target), str(report)], cwd=tmp_path, capture_output=True, timeout=400)

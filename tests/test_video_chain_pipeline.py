@@ -71,9 +71,9 @@ def _digest(path) -> str:
 def test_chain_path_output_equals_float_path(tmp_path, model, name, options):
     frames = DEPTH + 5  # the ring fills, wraps and drains
     src = write_clip(tmp_path / name, frames=frames, **options)
-    plain = upscale_video(src, tmp_path / "plain.y4m", build_runner(model, TorchBackend()), quiet=True, warn=lambda _: None, batch=1)
+    plain = upscale_video(src, tmp_path / "plain.y4m", build_runner(model, TorchBackend()), warn=lambda _: None, batch=1)
     runner = ChainCpuRunner(model)
-    chained = upscale_video(src, tmp_path / "chain.y4m", runner, quiet=True, warn=lambda _: None)
+    chained = upscale_video(src, tmp_path / "chain.y4m", runner, warn=lambda _: None)
     assert chained.frames == plain.frames == frames
     assert runner.run_calls == 1  # the proving first frame only
     assert runner.forward_calls == frames - 1  # every other frame went through the chain
@@ -82,18 +82,18 @@ def test_chain_path_output_equals_float_path(tmp_path, model, name, options):
 
 def test_non_finite_frame_is_redone_on_the_float_path(tmp_path, model):
     src = write_clip(tmp_path / "a.mkv", frames=7, width=30, height=20)
-    upscale_video(src, tmp_path / "plain.y4m", build_runner(model, TorchBackend()), quiet=True, warn=lambda _: None, batch=1)
+    upscale_video(src, tmp_path / "plain.y4m", build_runner(model, TorchBackend()), warn=lambda _: None, batch=1)
     runner = ChainCpuRunner(model, nan_frames={3})
-    upscale_video(src, tmp_path / "chain.y4m", runner, quiet=True, warn=lambda _: None)
+    upscale_video(src, tmp_path / "chain.y4m", runner, warn=lambda _: None)
     assert runner.run_calls == 2  # the first frame, and the one whose chain output was NaN
     assert _digest(tmp_path / "chain.y4m") == _digest(tmp_path / "plain.y4m")
 
 
 def test_rgb_input_stays_on_the_float_path(tmp_path, model):
     src = write_clip(tmp_path / "a.mkv", frames=5, width=24, height=16, rgb=True, pix_fmt="bgr0", codec="ffv1")
-    upscale_video(src, tmp_path / "plain.y4m", build_runner(model, TorchBackend()), quiet=True, warn=lambda _: None, batch=1)
+    upscale_video(src, tmp_path / "plain.y4m", build_runner(model, TorchBackend()), warn=lambda _: None, batch=1)
     runner = ChainCpuRunner(model)
-    upscale_video(src, tmp_path / "chain.y4m", runner, quiet=True, warn=lambda _: None)
+    upscale_video(src, tmp_path / "chain.y4m", runner, warn=lambda _: None)
     assert runner.run_calls == 5 and runner.forward_calls == 0
     assert _digest(tmp_path / "chain.y4m") == _digest(tmp_path / "plain.y4m")
 
@@ -102,7 +102,7 @@ def test_out_of_memory_in_the_ring_falls_back_to_the_float_path(tmp_path, model)
     """A device out of memory while submitting a frame: the frames in flight are finished, the ring
     is dropped and the rest go frame by frame through runner.run (which tiles on OOM). Same file."""
     src = write_clip(tmp_path / "a.mkv", frames=9, width=30, height=20)
-    upscale_video(src, tmp_path / "plain.y4m", build_runner(model, TorchBackend()), quiet=True, warn=lambda _: None, batch=1)
+    upscale_video(src, tmp_path / "plain.y4m", build_runner(model, TorchBackend()), warn=lambda _: None, batch=1)
 
     class Exhausted(ChainCpuRunner):
         def device_forward(self, x):
@@ -111,7 +111,7 @@ def test_out_of_memory_in_the_ring_falls_back_to_the_float_path(tmp_path, model)
             return super().device_forward(x)
 
     runner = Exhausted(model)
-    upscale_video(src, tmp_path / "chain.y4m", runner, quiet=True, warn=lambda _: None)
+    upscale_video(src, tmp_path / "chain.y4m", runner, warn=lambda _: None)
     assert runner.forward_calls == 4  # frames 2-5 went through the chain, frame 6's submit failed
     assert runner.run_calls == 1 + 4  # the proving frame, then frames 6-9 on the float path
     assert _digest(tmp_path / "chain.y4m") == _digest(tmp_path / "plain.y4m")

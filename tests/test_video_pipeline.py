@@ -196,7 +196,7 @@ def test_each_encoder_works_and_keeps_stderr_quiet(tmp_path, capfd, codec, ext, 
 def test_progress_is_called_once_per_frame_written(tmp_path):
     src = write_clip(tmp_path / "a.mkv", frames=6)
     calls = []
-    upscale_video(src, tmp_path / "b.mkv", RepeatRunner(2), quiet=True, progress=calls.append)
+    upscale_video(src, tmp_path / "b.mkv", RepeatRunner(2), progress=calls.append)
     assert calls == [1] * 6
 
 

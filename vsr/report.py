@@ -165,14 +165,15 @@ class Reporter:
         """A fact or a hint (e.g. how to get a faster engine)."""
         self._print(message)
 
-    def progress(self, total: int | None, unit: str = "frame", desc: str = "upscale"):
-        """A bar with ``update(n)`` and ``close()``; shown only on a terminal, never when quiet."""
+    def progress(self, total: int | None, unit: str = "frame", desc: str = "upscale", initial: int = 0):
+        """A bar with ``update(n)`` and ``close()``, starting at ``initial`` (work done by an
+        earlier, resumed run); shown only on a terminal, never when quiet."""
         if self.quiet:
             return _NoBar()
         from tqdm import tqdm
 
         # disable=None: shown only on a terminal, so logs and pipes get no carriage-return noise.
-        return tqdm(total=total, unit=unit, desc=desc, file=self.stream, disable=None, dynamic_ncols=True)
+        return tqdm(total=total, initial=initial, unit=unit, desc=desc, file=self.stream, disable=None, dynamic_ncols=True)
 
     def counter(self, unit: str = "image", desc: str = "upscale"):
         """A ``progress(done, total, *_)`` callback for the library that drives one bar, opened at

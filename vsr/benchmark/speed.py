@@ -86,7 +86,7 @@ def measure_clip(source: Path, runner: Runner, repeats: int = 3, warmup: int = 1
         for i in range(repeats):
             stages = StageTimes()
             target = Path(tmp) / f"out{i}.mkv"
-            upscale_video(source, target, runner, overwrite=True, codec=codec, preset=preset, batch=batch, quiet=True, stages=stages)
+            upscale_video(source, target, runner, overwrite=True, codec=codec, preset=preset, batch=batch, stages=stages)
             runs.append(stages.as_dict())
     fps_values = [r["fps"] for r in runs]
     median = sorted(runs, key=lambda r: r["fps"])[len(runs) // 2]

@@ -121,7 +121,6 @@ def run(args: argparse.Namespace) -> int:
             video_options["cut"] = Cut(args.start or 0.0, args.duration, args.frames)
     elif args.start is not None or args.duration is not None or args.frames is not None:
         raise ConfigError("--start, --duration and --frames are for videos, not images")
-        video_options["quiet"] = args.quiet
     check_job(args.input, args.output, overwrite=args.overwrite, **video_options)  # in ms, before torch loads
     reporter = Reporter(quiet=args.quiet, verbose=args.verbose, json_path=args.report_json)
     runner = runner_from_args(args, warn=reporter.warn)
@@ -160,8 +159,11 @@ def run_cluster(args: argparse.Namespace) -> int:
     settings = ClusterSettings(**{name: getattr(args, name) for name in names})
     reporter = Reporter(quiet=args.quiet, verbose=args.verbose, json_path=args.report_json)
     result = upscale_cluster(
-        args.input, args.output, settings, args.cluster, args.overwrite, args.segment_frames, args.segment_seconds, args.quiet,
+        args.input, args.output, settings,
+        address=args.cluster, overwrite=args.overwrite,
+        segment_frames=args.segment_frames, segment_seconds=args.segment_seconds,
         warn=reporter.warn,
+        progress_bar=lambda total, done: reporter.progress(total, unit="frame", desc="upscale (cluster)", initial=done),
     )
     reporter.finish(cluster_report(result, settings, args.output))
     return 0

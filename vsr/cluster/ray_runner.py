@@ -167,7 +167,7 @@ class RayCluster:
         on_done: Callable[[SegmentJob, SegmentOutcome], None],
         total_frames: int | None = None,
         done_frames: int = 0,
-        quiet: bool = False,
+        progress_bar: Callable[[int | None, int], object] | None = None,
     ) -> None:
         """Run ``jobs`` as tasks; ``on_done(job, outcome)`` in this thread as each one finishes.
 
@@ -180,7 +180,8 @@ class RayCluster:
         for job in jobs:
             options, job = self.task_options(job, has_gpus)
             refs[_segment_remote.options(**options).remote(job, progress)] = job
-        bar = _progress_bar(total_frames, done_frames, quiet)
+        bar = progress_bar(total_frames, done_frames) if progress_bar is not None else None
+        shown = done_frames  # what the bar says: frames of finished tasks and of running ones
         finished: set = set()
         pending = list(refs)
         try:
@@ -198,8 +199,10 @@ class RayCluster:
                     on_done(job, outcome)
                 if bar is not None:
                     running = ray.get(progress.snapshot.remote())
-                    bar.n = done_frames + sum(n for key, n in running.items() if key not in finished)
-                    bar.refresh()
+                    now = done_frames + sum(n for key, n in running.items() if key not in finished)
+                    if now > shown:  # a retried task starts again from zero: never go back
+                        bar.update(now - shown)
+                        shown = now
         finally:
             for ref in pending:
                 ray.cancel(ref, force=True)
@@ -279,11 +282,3 @@ def _result(ref, job: SegmentJob) -> SegmentOutcome:
         ) from None
     except ray.exceptions.RayError as exc:
         raise ClusterError(f"{what}: {type(exc).__name__}: {first_line(exc)}") from None
-
-
-def _progress_bar(total: int | None, initial: int, quiet: bool):
-    if quiet:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=initial, unit="frame", desc="upscale (cluster)", file=sys.stderr, disable=None, dynamic_ncols=True)

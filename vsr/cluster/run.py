@@ -213,9 +213,9 @@ def upscale_cluster(
     overwrite: bool = False,
     segment_frames: int | None = None,
     segment_seconds: float | None = None,
-    quiet: bool = False,
     *,
     warn: Callable[[str], None] | None = None,
+    progress_bar: Callable[[int | None, int], object] | None = None,
     on_segment: Callable[[int, int], None] | None = None,
 ) -> ClusterResult:
     """Upscale a video, a folder of videos or a ``.txt`` list of them, segment by segment on Ray.
@@ -224,7 +224,8 @@ def upscale_cluster(
     ``address``: ``local`` (start Ray here with this machine's cores), ``auto`` (the cluster this
     machine has joined with ``ray start``) or ``ray://HOST:PORT``; ``segment_frames`` or
     ``segment_seconds``: the length segments are cut to (default 60 s); ``warn`` gets each
-    warning line; ``on_segment(video, segment)`` is called after each segment is recorded done.
+    warning line; ``progress_bar(total_frames, frames_done_before)``, when given, makes the bar
+    (``update(n)``, ``close()``; see :meth:`vsr.report.Reporter.progress`); ``on_segment(video, segment)`` is called after each segment is recorded done.
 
     Raises InputError, OutputError, ConfigError, WeightsError or ClusterError with a one-line
     message. After any failure or interruption the outputs not yet joined do not exist and the
@@ -284,7 +285,7 @@ def upscale_cluster(
             if jobs:
                 total = sum(r.segment.packets for v in videos if not v.joined for r in v.manifest.segments)
                 done_frames = sum(r.frames or 0 for v in videos if not v.joined for r in v.manifest.segments if r.state == DONE)
-                cluster.run(jobs, done, total, done_frames, quiet)
+                cluster.run(jobs, done, total, done_frames, progress_bar)
             for video in videos:
                 if video.ready():
                     video.join(warn)

@@ -70,7 +70,6 @@ def run_segment(job: SegmentJob, progress: Callable[[int], None] | None = None) 
         job.part,
         runner,
         overwrite=True,
-        quiet=True,
         warn=warnings.append,
         progress=progress,
         open_reader=lambda source, log: SegmentReader(source, job.segment, log),
