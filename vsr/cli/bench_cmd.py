@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from .common import MODEL_CHOICES, HelpFormatter, add_backend_flags, examples, runner_spec_from_args
+from ..report import Reporter
 
 # The one place a data folder may come from besides --data: named by the user, never guessed.
 DATA_ENV = "VSR_DATA"
@@ -125,14 +126,15 @@ def run_quality(args: argparse.Namespace) -> int:
     def runner_for(model, scale):
         return runner_spec_from_args(args, model=model, scale=scale).build()
 
-    from tqdm import tqdm
-
     total = sum(len([p for p in folder.iterdir() if p.is_file()]) for folder in datasets.values()) * len(scales)
-    with tqdm(total=total, desc="quality", unit="img", file=sys.stderr, disable=None) as bar:
+    bar = Reporter().progress(total, unit="img", desc="quality")
+    try:
         report = quality_suite(
             datasets, scales, [m for m in args.models.split(",") if m], runner_for,
             data / "models" / "opencv" if data else None, load_published(args.published), progress=lambda _: bar.update(1),
         )
+    finally:
+        bar.close()
     markdown = quality_markdown(report) if report["results"] else ""
     if args.video:
         from ..benchmark.quality import video_quality, video_quality_markdown
