@@ -5,10 +5,10 @@ import os
 import pytest
 
 from tests.video_clips import write_clip
-from vsr.cluster.manifest import DONE, PENDING, Manifest, settings_hash
+from vsr.cluster.manifest import DONE, PENDING, Manifest
 from vsr.cluster.segments import plan_segments
 from vsr.cluster.settings import ClusterSettings
-from vsr.files import sha256_file
+from vsr.files import digest_of, sha256_file
 from vsr.errors import OutputError
 
 
@@ -61,7 +61,9 @@ def test_other_settings_or_a_changed_source_do_not_match(manifest, tmp_path):
 
 
 def test_the_hash_is_of_the_values_not_their_order():
-    assert settings_hash({"a": 1, "b": 2}) == settings_hash({"b": 2, "a": 1}) != settings_hash({"a": 1, "b": 3})
+    assert digest_of({"a": 1, "b": 2}) == digest_of({"b": 2, "a": 1}) != digest_of({"a": 1, "b": 3})
+    # What JSON cannot hold is hashed as its text (paths in a cache key), not refused.
+    assert digest_of({"p": __import__("pathlib").Path("/x")}) == digest_of({"p": "/x"})
 
 
 def test_an_unreadable_or_missing_manifest_is_one_clear_error(manifest):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 import re
 import secrets
@@ -277,6 +278,14 @@ def _read_owner(fd: int) -> str:
     except OSError:
         return ""
     return f" (pid {fields[0]})" if fields and fields[0].isdigit() else ""
+
+
+def digest_of(fields: dict, length: int = 16) -> str:
+    """A short, stable hash of a dict (canonical JSON: sorted keys, no spaces; values that JSON
+    cannot hold, such as paths, as their text): the key of a cache entry, the fingerprint of a
+    run's settings."""
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

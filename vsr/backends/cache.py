@@ -6,7 +6,6 @@ exporter and runtime versions, ...), hashed: a stale entry is never picked up, o
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 
@@ -41,11 +40,6 @@ def state_digest(model: nn.Module) -> str:
         digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
         digest.update(t.view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return digest.hexdigest()
-
-
-def key_of(fields: dict) -> str:
-    """A short stable hash of a dict of key fields (sorted JSON)."""
-    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def write_atomically(path: Path, data: bytes) -> None:

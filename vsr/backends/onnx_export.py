@@ -19,7 +19,8 @@ import torch.nn as nn
 
 from ..errors import ConfigError
 from .blocked_subpixel import GRAPH_TAG, BlockedSubPixel, pad_blocked_conv
-from .cache import cache_dir, key_of, state_digest, write_atomically
+from ..files import digest_of
+from .cache import cache_dir, state_digest, write_atomically
 
 DEFAULT_OPSET = 17
 INPUT_NAME, OUTPUT_NAME = "x", "y"
@@ -125,7 +126,7 @@ def cached_onnx(
     ``blocked`` asks for the CPU form of the sub-pixel layer (see :func:`onnx_bytes`).
     """
     fields = onnx_cache_key(model, opset, runtime, blocked)
-    name = f"{fields['model']}_x{fields['scale']}_{key_of(fields)}.onnx"
+    name = f"{fields['model']}_x{fields['scale']}_{digest_of(fields)}.onnx"
     try:
         path = cache_dir(folder, "onnx") / name
         if path.is_file():

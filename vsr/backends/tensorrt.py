@@ -33,7 +33,8 @@ import torch.nn as nn
 
 from ..errors import ConfigError, VsrError
 from .base import OutOfMemory, check_batch, default_precision, first_line, output_for
-from .cache import cache_dir, key_of, write_atomically
+from ..files import digest_of
+from .cache import cache_dir, write_atomically
 from .onnx_export import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME, cached_onnx, fp16_graph
 from .torch_cuda import CudaPipeline
 
@@ -268,7 +269,7 @@ class TensorRTRunner:
             "settings": settings.tag,
         }
         folder = cache_dir(self.backend.cache_dir, "tensorrt")
-        path = folder / f"{self._model.registry_name}_x{self.scale}_{w}x{h}x{k}_{self.precision}_{key_of(fields)}.engine"
+        path = folder / f"{self._model.registry_name}_x{self.scale}_{w}x{h}x{k}_{self.precision}_{digest_of(fields)}.engine"
         if build and not path.is_file():
             print(f"vsr: building a TensorRT engine for {w}x{h} frames (once; cached in {folder})", file=sys.stderr)
             write_atomically(path, self._build(onnx_data, profile, folder, settings))
@@ -290,7 +291,7 @@ class TensorRTRunner:
         config.add_optimization_profile(profile)
         # The timing cache keeps kernel timings across builds (other sizes, other models) on this GPU.
         gpu = self._gpu()
-        cache_path = folder / f"timing_{key_of({'tensorrt': trt.__version__, **gpu})}.cache"
+        cache_path = folder / f"timing_{digest_of({'tensorrt': trt.__version__, **gpu})}.cache"
         timing = config.create_timing_cache(cache_path.read_bytes() if cache_path.is_file() else b"")
         config.set_timing_cache(timing, ignore_mismatch=False)
         serialized = builder.build_serialized_network(network, config)

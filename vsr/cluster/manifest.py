@@ -13,7 +13,6 @@ work folder goes when the whole run has succeeded.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from ..errors import OutputError
+from ..files import digest_of
 from .part_check import part_problem
 from .segments import Segment, SegmentPlan
 
@@ -28,12 +28,6 @@ MANIFEST_NAME = "manifest.json"
 _FORMAT = 1
 PENDING, DONE = "pending", "done"
 RUNNING, JOINED = "running", "joined"
-
-
-def settings_hash(fingerprint: dict) -> str:
-    """A short, stable hash of a settings fingerprint (canonical JSON)."""
-    text = json.dumps(fingerprint, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def source_identity(source: str | os.PathLike) -> dict:
@@ -88,7 +82,7 @@ class Manifest:
         records = [SegmentRecord(s, f"part{s.index:05d}{part_suffix}") for s in plan.segments]
         return cls(
             folder=folder,
-            settings_hash=settings_hash(fingerprint),
+            settings_hash=digest_of(fingerprint),
             settings=fingerprint,
             source=source_identity(source),
             target=str(target),
@@ -136,7 +130,7 @@ class Manifest:
 
     def matches(self, fingerprint: dict, source: str) -> bool:
         """True if this run was made with the same settings from the same, unchanged source."""
-        return self.settings_hash == settings_hash(fingerprint) and self.source == source_identity(source)
+        return self.settings_hash == digest_of(fingerprint) and self.source == source_identity(source)
 
     def as_dict(self) -> dict:
         return {
