@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.util
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +33,7 @@ import torch.nn as nn
 from ..errors import ConfigError, VsrError
 from .base import OutOfMemory, check_batch, default_precision, first_line, output_for
 from ..files import digest_of
+from ..notices import print_note
 from .cache import cache_dir, write_atomically
 from .onnx_export import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME, cached_onnx, fp16_graph
 from .torch_cuda import CudaPipeline
@@ -271,7 +271,8 @@ class TensorRTRunner:
         folder = cache_dir(self.backend.cache_dir, "tensorrt")
         path = folder / f"{self._model.registry_name}_x{self.scale}_{w}x{h}x{k}_{self.precision}_{digest_of(fields)}.engine"
         if build and not path.is_file():
-            print(f"vsr: building a TensorRT engine for {w}x{h} frames (once; cached in {folder})", file=sys.stderr)
+            # Minutes of silence otherwise: said even under --quiet, as ffmpeg says what it waits on.
+            print_note(f"building a TensorRT engine for {w}x{h} frames (once; cached in {folder})")
             write_atomically(path, self._build(onnx_data, profile, folder, settings))
         return path
 
