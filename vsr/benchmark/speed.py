@@ -112,6 +112,40 @@ def measure_clip(source: Path, runner: Runner, repeats: int = 3, warmup: int = 1
     }
 
 
+def speed_cases(suite: bool, sizes: list[tuple[int, int]] | None, inputs: list[str] | None, scale: int) -> list[tuple[str, object, int]]:
+    """What to measure, as ``(kind, value, scale)``: the 4K suite, synthetic frame sizes, or files."""
+    if suite:
+        return [("size", (w, h), s) for w, h, s in SUITE_4K]
+    if sizes:
+        return [("size", size, scale) for size in sizes]
+    for path in inputs or []:
+        if not Path(path).is_file():
+            raise InputError(f"{path}: no such file")
+    return [("input", Path(p), scale) for p in inputs or []]
+
+
+def speed_suite(cases: list, runner_for, frames: int | None, repeats: int, warmup: int, announce=None, **video_options) -> list[dict]:
+    """:func:`measure_clip` for every case; ``runner_for(scale)`` gives the runner (built once per
+    scale by the caller if it wants), ``frames`` cuts inputs (synthetic clips: 10 by default), and
+    ``announce(i, n, label)`` is told before each case starts."""
+    results = []
+    with tempfile.TemporaryDirectory(prefix="vsr-bench-clips-") as tmp:
+        for i, (kind, value, scale) in enumerate(cases):
+            runner = runner_for(scale)
+            if kind == "size":
+                clip = synthetic_clip(Path(tmp), value[0], value[1], frames or 10)
+                label, described = f"{value[0]}x{value[1]}", f"synthetic {value[0]}x{value[1]}"
+            else:
+                clip = clip_prefix(value, Path(tmp), frames) if frames else value
+                label, described = value.name, str(value)
+            if announce is not None:
+                announce(i + 1, len(cases), f"{label} x{scale}")
+            result = measure_clip(clip, runner, repeats=repeats, warmup=warmup, **video_options)
+            result["input"] = described
+            results.append(result)
+    return results
+
+
 def speed_markdown(report: dict) -> str:
     head = ["input", "in → out", "backend", "frames", "e2e fps (min–max)"] + [f"{s} fps" for s in STAGES] + ["bottleneck", "efficiency"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]

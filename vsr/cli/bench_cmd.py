@@ -147,41 +147,25 @@ def run_quality(args: argparse.Namespace) -> int:
 
 
 def run_speed(args: argparse.Namespace) -> int:
-    import tempfile
+    from functools import cache
 
-    from ..benchmark.speed import SUITE_4K, clip_prefix, measure_clip, plot_speed, speed_markdown, synthetic_clip
+    from ..benchmark.speed import plot_speed, speed_cases, speed_markdown, speed_suite
     from ..errors import InputError
     from ..sizes import parse_size
 
     if args.repeats < 1 or args.warmup < 0 or (args.frames is not None and args.frames < 1):
         raise InputError("--repeats and --frames must be at least 1, --warmup at least 0")
-    cases = []  # (kind, value, scale)
-    if args.suite:
-        cases = [("size", (w, h), s) for w, h, s in SUITE_4K]
-    elif args.size:
-        cases = [("size", parse_size(text), args.scale) for text in args.size]
-    else:
-        for path in args.input:
-            if not Path(path).is_file():
-                raise InputError(f"{path}: no such file")
-        cases = [("input", Path(p), args.scale) for p in args.input]
-    runners = {}
-    results = []
-    with tempfile.TemporaryDirectory(prefix="vsr-bench-clips-") as tmp:
-        for i, (kind, value, scale) in enumerate(cases):
-            if scale not in runners:
-                runners[scale] = runner_spec_from_args(args, model=args.model, scale=scale, weights=args.weights).build()
-            if kind == "size":
-                clip = synthetic_clip(Path(tmp), value[0], value[1], args.frames or 10)
-            else:
-                clip = clip_prefix(value, Path(tmp), args.frames) if args.frames else value
-            label = f"{value[0]}x{value[1]}" if kind == "size" else value.name
-            print(f"[{i + 1}/{len(cases)}] {label} x{scale} ...", file=sys.stderr, flush=True)
-            result = measure_clip(clip, runners[scale], repeats=args.repeats, warmup=args.warmup, codec=args.codec, preset=args.preset, batch=args.batch)
-            if kind == "input":
-                result["input"] = str(value)
-            else:
-                result["input"] = f"synthetic {value[0]}x{value[1]}"
-            results.append(result)
+    cases = speed_cases(args.suite, [parse_size(text) for text in args.size or []], args.input, args.scale)
+
+    @cache
+    def runner_for(scale: int):
+        return runner_spec_from_args(args, model=args.model, scale=scale, weights=args.weights).build()
+
+    reporter = Reporter()
+    results = speed_suite(
+        cases, runner_for, args.frames, args.repeats, args.warmup,
+        announce=lambda i, n, label: reporter.note(f"[{i}/{n}] {label} ..."),
+        codec=args.codec, preset=args.preset, batch=args.batch,
+    )
     report = {"benchmark": "speed", "model": args.model, "repeats": args.repeats, "warmup": args.warmup, "results": results}
     return _publish(args, "speed", report, speed_markdown(report), plot_speed)
