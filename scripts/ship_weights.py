@@ -18,7 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from vsr.backends import TorchBackend  # noqa: E402
+from vsr.backends import build_runner, make_backend  # noqa: E402
 from vsr.evaluation import evaluate_folder  # noqa: E402
 from vsr.models import load_model  # noqa: E402
 from vsr.models.pretrained import MANIFEST_PATH, WEIGHTS_DIR  # noqa: E402
@@ -81,7 +81,9 @@ def main() -> None:
     save_weights(model, WEIGHTS_DIR / file_name, half=args.half, extra={"command": header.get("command", ""), "epoch": header.get("epoch", "")})
     shipped = load_model(cfg["model"], cfg["scale"], weights=WEIGHTS_DIR / file_name)
     print(f"{file_name}:")
-    figures = measure(TorchBackend().build(shipped), cfg["scale"])
+    # fp32 as the published tables, on the fastest CPU engine here (ONNX Runtime; torch without it):
+    # what `vsr eval` runs by default, so a user's run reproduces these figures.
+    figures = measure(build_runner(shipped, make_backend("auto", device="cpu", precision="fp32")), cfg["scale"])
     earlier = [json.loads((Path(r) / "summary.json").read_text()) for r in args.after]
     recipe = [c for e in earlier for c in run_commands(e)] + run_commands(summary)
     before_seconds = sum(e["train_seconds"] for e in earlier)
@@ -97,6 +99,7 @@ def main() -> None:
         "config": model.config,
         "sha256": sha256_file(WEIGHTS_DIR / file_name),
         "precision": "fp16" if args.half else "fp32",
+        "train_precision": cfg.get("precision", "fp32"),  # autocast during training (bf16 on CPUs that have it)
         "command": recipe[-1],
         "recipe": recipe,  # every vsr train command from scratch to this file, in order
         "training_data": cfg["train_dirs"],
