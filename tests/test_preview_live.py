@@ -1,14 +1,19 @@
 """The live loop: newest frame wins, skipped frames are counted, keys act, errors come home."""
 from __future__ import annotations
 
+import errno
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from vsr.errors import InputError, WeightsError
+from vsr.errors import InputError, OutputError, WeightsError
+from vsr.files import PART_SUFFIX
+from vsr.preview.compose import side_by_side
 from vsr.preview.live import LivePreview
+from vsr.preview.snapshot import save_snapshot
 from vsr.preview.sources import SourceFrame
 
 
@@ -143,6 +148,43 @@ def test_snapshot_saves_both_halves_as_png(tmp_path):
     saved = list(tmp_path.glob("*.png"))
     assert done.startswith("saved") and len(saved) == 1
     assert Image.open(saved[0]).size == (2 * 3 * 16, 3 * 12)
+
+
+def test_a_snapshot_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    bicubic, cnn = np.full((6, 8, 3), 40, np.uint8), np.full((6, 8, 3), 200, np.uint8)
+    cnn[2, 3] = (1, 2, 3)
+    path = save_snapshot(tmp_path, bicubic, cnn, "espcn", 2)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left beside it
+    assert path.name.startswith("vsr-preview-espcn-x2-") and path.suffix == ".png"
+    assert np.array_equal(np.asarray(Image.open(path)), side_by_side(bicubic, cnn))  # decodes, pixel for pixel
+
+    written = []
+
+    def fail_halfway(self, fp, *args, **kwargs):  # a full disk after the first bytes
+        written.append(Path(fp))
+        Path(fp).write_bytes(b"\x89PNG\r\n\x1a\n")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", fail_halfway)
+    with pytest.raises(OutputError) as failed:
+        save_snapshot(tmp_path / "full", bicubic, cnn, "espcn", 2)
+    message = str(failed.value)
+    assert message.endswith(": cannot write snapshot (No space left on device)") and "\n" not in message
+    assert written and written[0].name.endswith(PART_SUFFIX)  # written beside the target, under a temporary name
+    assert list((tmp_path / "full").iterdir()) == []  # neither a partial PNG nor the temporary file
+
+
+def test_a_failed_snapshot_is_said_and_the_preview_goes_on(tmp_path):
+    not_a_folder = tmp_path / "taken"
+    not_a_folder.write_text("")
+    preview = LivePreview(FakeSource(count=10_000, interval_s=0.005), FakeRunner(), "fake", snapshot_dir=not_a_folder).start()
+    try:
+        key, _ = preview.view(timeout=5)
+        done = preview.handle_key("s")
+        assert "cannot write snapshot" in done and preview.stats().message == done
+        assert preview.view(key, timeout=5) is not None and not preview.finished
+    finally:
+        preview.stop()
 
 
 def test_view_follows_layout_and_split_keys():

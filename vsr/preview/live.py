@@ -5,39 +5,34 @@ super-resolution thread takes whatever frame is in the slot when it is free. A f
 before it was taken is *skipped* and counted: a live view may skip, a file written by
 ``vsr upscale`` never does. Front ends (window, web page) ask for the newest composed picture with
 :meth:`LivePreview.view` and forward the user's keys to :meth:`LivePreview.handle_key`.
+
+What the keys change lives beside this module, one concern each: :mod:`.keys` (what a key does),
+:mod:`.view_state` (layout, split line, status message), :mod:`.model_menu` (which model runs),
+:mod:`.snapshot` (the PNG). All shared state, theirs included, is guarded by one condition
+variable here, the one both threads and :meth:`LivePreview.view` wait on.
 """
 from __future__ import annotations
 
-import math
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Sequence, TypeVar
 
 import numpy as np
 
 from ..backends.base import Runner
-from ..errors import OutputError, VsrError
-from .compose import LAYOUTS, compose, side_by_side
+from ..errors import OutputError
+from .compose import compose
 from .frame_sr import FrameUpscaler
+from .keys import handle_key
+from .model_menu import ModelMenu, ModelRefused
+from .snapshot import DEFAULT_SNAPSHOT_DIR, save_snapshot
 from .sources import Source, SourceFrame
 from .stats import PreviewStats, RateMeter
+from .view_state import ViewState
 
-KEYS = {
-    "q": "quit",
-    " ": "pause / resume",
-    "s": "save a PNG snapshot of both halves",
-    "m": "next model",
-    "v": "side by side / split line",
-    "[": "split line left",
-    "]": "split line right",
-}
-
-
-# Snapshots go into a folder of their own, never loose into the working directory.
-DEFAULT_SNAPSHOT_DIR = "vsr-snapshots"
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -53,8 +48,8 @@ class LivePreview:
 
     ``model`` names the runner's model; ``models`` are the names ``m`` cycles through, each made
     by ``load_runner(name)`` when first chosen (a model that fails to load, e.g. one without weights,
-    is reported plainly, the current model stays, and ``m`` passes it over from then on). ``layout`` is "side" or "split", ``split`` the line's position in [0, 1], and
-    snapshots go to ``snapshot_dir``.
+    is reported plainly, the current model stays, and ``m`` passes it over from then on). ``layout``
+    is "side" or "split", ``split`` the line's position in [0, 1], and snapshots go to ``snapshot_dir``.
     """
 
     def __init__(
@@ -68,34 +63,24 @@ class LivePreview:
         split: float = 0.5,
         snapshot_dir: str | Path = DEFAULT_SNAPSHOT_DIR,
     ):
-        if layout not in LAYOUTS:
-            raise ValueError(f"layout must be one of {LAYOUTS}, not {layout!r}")
         self.source = source
         self.snapshot_dir = Path(snapshot_dir)
-        self._runners = {model: runner}
+        self._view = ViewState(layout, split)
+        self._menu = ModelMenu(model, runner, load_runner, models)
         self._upscaler = FrameUpscaler(runner)
-        self._model = model
-        self._load_runner = load_runner
-        self._models = list(models) or [model]
-        if model not in self._models:
-            self._models.insert(0, model)
-        self._layout = layout
-        self._split = split
 
+        # An RLock underneath (Condition's default), so a method holding it may call another that takes it.
         self._cond = threading.Condition()
         self._pending: SourceFrame | None = None  # the slot: newest captured frame not yet taken
         self._result: _Result | None = None
         self._seq = 0  # bumps with each finished picture
-        self._view_version = 0  # bumps when the layout or split changes
         self._view_cache: tuple[tuple[int, int], bool, np.ndarray] | None = None
         self._requested_model: str | None = None
-        self._unavailable: dict[str, str] = {}  # models that could not load -> why
         self._paused = False
         self._source_ended = False
         self._stopping = False
         self._finished = threading.Event()
         self._error: BaseException | None = None
-        self._message = ""
 
         self._skipped = 0
         self._frames = 0
@@ -197,7 +182,7 @@ class LivePreview:
             bicubic, cnn = self._upscaler.upscale(frame.rgb)
             done = time.monotonic()
             with self._cond:
-                self._result = _Result(bicubic, cnn, frame, self._model)
+                self._result = _Result(bicubic, cnn, frame, self._menu.current)
                 self._seq += 1
                 self._frames += 1
                 self._sr_meter.tick((done - frame.captured_at) * 1000.0, now=done)
@@ -205,34 +190,19 @@ class LivePreview:
         self._finish()
 
     def _switch_model(self, name: str) -> None:
-        self._set_message(f"loading {name}")
-        scale = self._upscaler.scale
+        """On the SR thread: load ``name`` (outside the lock, it may take seconds) and run it from the
+        next frame on, or say why it cannot run."""
+        self.set_message(f"loading {name}")
         try:
-            runner = self._runners.get(name) or self._load_runner(name)
-        except VsrError as exc:
-            # The gist first (the window shows the text up to the first ";"), then how to fix it.
-            self._refuse_model(name, f"no usable weights for x{scale}", str(exc))
+            runner = self._menu.load(name, self._upscaler.scale)  # this thread alone replaces the upscaler
+        except ModelRefused as refused:
+            with self._cond:
+                self.set_message(self._menu.refuse(refused))
             return
-        if runner.scale != scale:
-            self._refuse_model(name, f"x{runner.scale} does not match x{scale}", "")
-            return
-        self._runners[name] = runner
-        self._upscaler = FrameUpscaler(runner)
-        self._model = name
-        self._set_message("")
-
-    def _refuse_model(self, name: str, reason: str, detail: str) -> None:
-        """Remember why ``name`` cannot run and say so: the gist, that the current model stays, then the detail."""
         with self._cond:
-            self._unavailable[name] = f"{name}: {reason}" + (f" ({detail})" if detail else "")
-            current = self._model
-        self._set_message(f"{name}: {reason}, staying on {current}" + (f"; {detail}" if detail else ""))
-
-    def _set_message(self, text: str) -> None:
-        with self._cond:
-            self._message = text
-            self._view_version += 1
-            self._cond.notify_all()
+            self._upscaler = FrameUpscaler(runner)
+            self._menu.choose(name)
+            self.set_message("")
 
     # --- what front ends call -----------------------------------------------------------------
 
@@ -248,19 +218,19 @@ class LivePreview:
                 latency_ms=round(self._sr_meter.mean(), 1),
                 skipped=self._skipped,
                 frames=self._frames,
-                model=self._model,
+                model=self._menu.current,
                 backend=runner.name,
                 device=runner.device,
                 precision=runner.precision,
                 scale=runner.scale,
                 input_size=in_size,
                 output_size=out_size,
-                layout=self._layout,
+                layout=self._view.layout,
                 paused=self._paused,
                 ended=self._source_ended,
-                message=self._message,
-                models=tuple(self._models),
-                unavailable_models=tuple(m for m in self._models if m in self._unavailable),
+                message=self._view.message,
+                models=self._menu.models,
+                unavailable_models=self._menu.unavailable,
             )
 
     def view(
@@ -275,7 +245,7 @@ class LivePreview:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while True:
-                key = (self._seq, self._view_version)
+                key = (self._seq, self._view.version)
                 if self._result is not None and key != after:
                     break
                 if self._finished.is_set() or self._stopping:
@@ -286,35 +256,16 @@ class LivePreview:
                 self._cond.wait(remaining)
             if self._view_cache is not None and self._view_cache[:2] == (key, status_overlay):
                 return key, self._view_cache[2]
-            result, layout, split = self._result, self._layout, self._split
+            result, layout, split, scale = self._result, self._view.layout, self._view.split, self._upscaler.scale
         status = self.stats().status_line() if status_overlay else ""
-        picture = compose(result.bicubic, result.cnn, layout, split, labels=("bicubic", f"{result.model} x{self._upscaler.scale}"), status=status)
+        picture = compose(result.bicubic, result.cnn, layout, split, labels=("bicubic", f"{result.model} x{scale}"), status=status)
         with self._cond:
             self._view_cache = (key, status_overlay, picture)
         return key, picture
 
     def handle_key(self, key: str) -> str:
-        """Act on one of :data:`KEYS`; returns what was done, for the front end to show or print."""
-        if key == "q":
-            self.quit()
-            return "quit"
-        if key == " ":
-            return "paused" if self.toggle_pause() else "resumed"
-        if key == "s":
-            try:
-                return f"saved {self.snapshot()}"
-            except VsrError as exc:  # a failed snapshot is reported; the preview goes on
-                self._set_message(str(exc))
-                return str(exc)
-        if key == "m":
-            current = self._model
-            name = self.cycle_model()
-            return f"switching to {name}" if name != current else self.stats().message
-        if key == "v":
-            return f"layout {self.toggle_layout()}"
-        if key and key in "[]":
-            return f"split at {self.move_split(-0.05 if key == '[' else 0.05):.2f}"
-        return ""
+        """Act on one of :data:`~vsr.preview.keys.KEYS`; returns what was done, for the front end to show or print."""
+        return handle_key(self, key)
 
     def quit(self) -> None:
         self._finish()
@@ -324,71 +275,64 @@ class LivePreview:
             self._paused = not self._paused
             if not self._paused:
                 self.source.restart_clock()
-            self._view_version += 1
+            self._view.changed()  # the status line says "paused"
             self._cond.notify_all()
             return self._paused
 
-    def cycle_model(self) -> str:
-        """Ask for the next model that has not failed to load; the current one if there is none."""
+    @property
+    def model(self) -> str:
+        """The model that runs now."""
         with self._cond:
-            start = self._models.index(self._model)
-            following = [self._models[(start + i) % len(self._models)] for i in range(1, len(self._models))]
-            candidates = [m for m in following if m not in self._unavailable]
-            if not candidates or self._load_runner is None:
-                if following:
-                    # Say why nothing happens, rather than nothing.
-                    reasons = "; ".join(self._unavailable.get(m, f"{m}: cannot be loaded here") for m in following)
-                    self._message = f"no other model can run here, staying on {self._model}; {reasons}"
-                    self._view_version += 1
-                    self._cond.notify_all()
-                return self._model
-            self._requested_model = candidates[0]
-            self._cond.notify_all()
-            return candidates[0]
+            return self._menu.current
+
+    def cycle_model(self) -> str:
+        """Ask for the next model that has not failed to load; the current one if there is none
+        (the status message then says why)."""
+        with self._cond:
+            name, why_not = self._menu.next_choice()
+            if why_not:
+                self.set_message(why_not)
+            if name != self._menu.current:
+                self._requested_model = name
+                self._cond.notify_all()
+            return name
+
+    def set_message(self, text: str) -> None:
+        """Show ``text`` in the status line, until the next message."""
+        self._change_view(lambda view: view.set_message(text))
 
     def toggle_layout(self) -> str:
-        with self._cond:
-            self._layout = LAYOUTS[(LAYOUTS.index(self._layout) + 1) % len(LAYOUTS)]
-            self._view_version += 1
-            self._cond.notify_all()
-            return self._layout
+        return self._change_view(ViewState.toggle_layout)
 
     def set_split(self, split: float) -> float:
         """Put the split line at ``split`` x width (clamped to [0, 1]); ValueError if not a finite number."""
-        if not math.isfinite(split):
-            raise ValueError(f"the split position must be a finite number, not {split}")
-        with self._cond:
-            self._split = min(max(float(split), 0.0), 1.0)
-            self._view_version += 1
-            self._cond.notify_all()
-            return self._split
+        return self._change_view(lambda view: view.set_split(split))
 
     def move_split(self, delta: float) -> float:
-        return self.set_split(self._split + delta)
+        return self._change_view(lambda view: view.move_split(delta))
 
     @property
     def layout(self) -> str:
-        return self._layout
+        with self._cond:
+            return self._view.layout
 
     def split_from_x(self, x: int, picture_width: int) -> float:
         """The split position for a click at column ``x`` of the composed picture."""
-        return self.set_split(x / max(picture_width, 1)) if self._layout == "split" else self._split
+        return self._change_view(lambda view: view.split_from_x(x, picture_width))
+
+    def _change_view(self, change: Callable[[ViewState], _T]) -> _T:
+        # Under the lock, and waking view(): a new view version means a new picture to fetch.
+        with self._cond:
+            done = change(self._view)
+            self._cond.notify_all()
+            return done
 
     def snapshot(self) -> Path:
         """Save the newest bicubic and CNN halves side by side, without overlay, as a PNG."""
-        from PIL import Image
-
         with self._cond:
-            result = self._result
+            result, scale = self._result, self._upscaler.scale
         if result is None:
             raise OutputError("no picture to save yet")
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")[:-3]
-        path = self.snapshot_dir / f"vsr-preview-{result.model}-x{self._upscaler.scale}-{stamp}.png"
-        try:
-            self.snapshot_dir.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(side_by_side(result.bicubic, result.cnn)).save(path)
-        except OSError as exc:
-            raise OutputError(f"{path}: cannot write snapshot ({exc.strerror or exc})") from None
-        self._set_message(f"saved {path.name}")
+        path = save_snapshot(self.snapshot_dir, result.bicubic, result.cnn, result.model, scale)
+        self.set_message(f"saved {path.name}")
         return path
-

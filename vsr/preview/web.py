@@ -30,7 +30,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from ..errors import ConfigError
-from .live import KEYS, LivePreview
+from .keys import KEYS
+from .live import LivePreview
 
 DEFAULT_HOST = "127.0.0.1"
 _BOUNDARY = "vsrframe"
