@@ -62,6 +62,9 @@ def test_eval_cli_prints_a_table_and_writes_json(tmp_path, espcn_weights, cli, c
     assert report["mean"]["model"]["psnr"] == pytest.approx(np.mean([r["model"]["psnr"] for r in report["images"]]))
     assert report["mean"]["bicubic"]["ssim"] == pytest.approx(np.mean([r["bicubic"]["ssim"] for r in report["images"]]))
     assert report["scale"] == 3 and report["command"].startswith("vsr eval")
+    # A figure is quoted with the machine that measured it.
+    assert report["machine"]["cores"] >= 1 and "cpu_details" in report["machine"] and "versions" in report["machine"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hr", "r.json"]  # written whole, no temp file left
 
 
 def test_eval_with_mismatched_lr_folder_is_one_line(tmp_path, espcn_weights, cli):

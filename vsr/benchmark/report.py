@@ -5,6 +5,7 @@ import json
 import time
 from pathlib import Path
 
+from ..files import atomic_write
 from ..sysinfo import machine_info
 
 
@@ -28,13 +29,21 @@ def write_report(report: dict, json_path: str | Path, command: str, markdown: st
         "machine": machine_info(),
         **report,
     }
-    json_path.write_text(json.dumps(full, indent=2) + "\n")
+    with atomic_write(json_path) as temp:
+        temp.write_text(json.dumps(full, indent=2) + "\n")
     md_path = json_path.with_suffix(".md")
     machine = full["machine"]
     details = machine.get("cpu_details") or {}
     cpu = machine["cpu"] + (f" (family {details['family']} model {details['model']}, {details['vector_isa']})" if details else "")
-    md_path.write_text(f"Command: `{command}`\n\nMachine: {cpu}, {machine['cores']} cores, GPU: {machine['gpu'] or 'none'}\n\n{markdown}")
+    with atomic_write(md_path) as temp:
+        temp.write_text(f"Command: `{command}`\n\nMachine: {cpu}, {machine['cores']} cores, GPU: {machine['gpu'] or 'none'}\n\n{markdown}")
     return json_path, md_path
+
+
+def save_figure(fig, png_path: str | Path) -> None:
+    """A plot as a PNG, written whole or not at all (like every file vsr writes)."""
+    with atomic_write(png_path) as temp:
+        fig.savefig(temp, dpi=110, format="png")
 
 
 def pyplot():
@@ -83,6 +92,6 @@ def plot_quality_gain(report: dict, png_path: str | Path) -> Path | None:
                  "measured in this run; hatched: the papers' published gains", fontsize=9)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: never over a bar
     fig.tight_layout()
-    fig.savefig(png_path, dpi=110)
+    save_figure(fig, png_path)
     plt.close(fig)
     return Path(png_path)

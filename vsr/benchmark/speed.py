@@ -170,7 +170,7 @@ def plot_speed(report: dict, png_path: str | Path) -> Path | None:
     """Per-stage breakdown: for each input, ms per frame of every stage beside the end-to-end
     time, each bar labelled with its value (stages overlap in threads; the slowest one bounds the
     end-to-end time). None without matplotlib."""
-    from .report import pyplot
+    from .report import pyplot, save_figure
 
     plt = pyplot()
     if plt is None:
@@ -197,6 +197,6 @@ def plot_speed(report: dict, png_path: str | Path) -> Path | None:
     ax.margins(y=0.15)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: never over a bar
     fig.tight_layout()
-    fig.savefig(png_path, dpi=110)
+    save_figure(fig, png_path)
     plt.close(fig)
     return Path(png_path)

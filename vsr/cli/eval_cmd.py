@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from .common import HelpFormatter, add_backend_flags, add_model_flags, examples, runner_from_args
 
@@ -32,6 +31,8 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate_folder, format_table
+    from ..files import atomic_write
+    from ..sysinfo import machine_info
 
     runner = runner_from_args(args)
     result = evaluate_folder(args.hr, runner, lr_dir=args.lr)
@@ -46,8 +47,10 @@ def run(args: argparse.Namespace) -> int:
             "protocol": "Y BT.601 16-235, uint8, shave=scale",
             "command": "vsr " + " ".join(args.argv),
             "backend": {"name": runner.name, "device": runner.device, "precision": runner.precision},
+            "machine": machine_info(),
             **result,
         }
-        Path(args.json).write_text(json.dumps(report, indent=2))
+        with atomic_write(args.json) as temp:
+            temp.write_text(json.dumps(report, indent=2) + "\n")
         print(f"wrote {args.json}", file=sys.stderr)
     return 0
