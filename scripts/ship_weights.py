@@ -21,7 +21,7 @@ sys.path.insert(0, str(REPO))
 from vsr.backends import build_runner, make_backend  # noqa: E402
 from vsr.evaluation import evaluate_folder  # noqa: E402
 from vsr.models import load_model  # noqa: E402
-from vsr.models.pretrained import MANIFEST_PATH, WEIGHTS_DIR  # noqa: E402
+from vsr.shipped import MANIFEST_PATH, WEIGHTS_DIR  # noqa: E402
 from vsr.files import sha256_file  # noqa: E402
 from vsr.models.weights import read_weights, save_weights  # noqa: E402
 from vsr.sysinfo import cpu_model  # noqa: E402

@@ -53,7 +53,18 @@ def test_upscale_help_shows_the_encoder_and_thread_defaults_that_really_apply():
     flat = " ".join(run_vsr("upscale", "--help").stdout.decode().split())
     assert "23 for libx264" in flat and "medium for libx264" in flat
     assert f"one per core, {usable_cores()} here" in flat
-    assert "msrn (quality; no weights ship yet" in flat
+
+def test_model_help_says_which_scales_have_shipped_weights(monkeypatch):
+    from vsr import shipped
+
+    flat = " ".join(run_vsr("upscale", "--help").stdout.decode().split())
+    for model in ("espcn", "msrn"):
+        scales = shipped.shipped_scales(model)
+        said = ("shipped weights for " + ", ".join(f"x{s}" for s in scales)) if scales else "no weights ship yet"
+        assert f"{model} (" in flat and said in flat.split(f"{model} (")[1].split(")")[0], model
+    # Without a manifest entry the help says how to get weights, instead of offering nothing.
+    monkeypatch.setattr(shipped, "manifest", lambda: [])
+    assert shipped.shipped_summary("msrn").startswith("no weights ship yet: train them with `vsr train --model msrn`")
 
 
 def test_version_is_the_package_metadata_and_the_module_attribute():

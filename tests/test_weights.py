@@ -10,7 +10,7 @@ from tests.conftest import assert_cli_error, assert_one_line_error, run_vsr
 
 from vsr.errors import WeightsError
 from vsr.models import create_model, find_shipped, load_model, manifest
-from vsr.models.pretrained import shipped_path
+from vsr.shipped import shipped_path
 from vsr.files import sha256_file
 from vsr.models.weights import load_weights_into, read_weights, save_weights
 

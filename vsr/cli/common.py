@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..shipped import shipped_summary
+
 # The registries' names, written out so that parsing arguments (and `--help`, and refusing a bad
 # input) does not import torch; tests/test_cli_startup.py checks they match the registries.
 MODEL_CHOICES = ("espcn", "msrn")
@@ -43,8 +45,7 @@ def examples(*lines: tuple[str, str]) -> str:
 def add_model_flags(p: argparse.ArgumentParser, default_scale: int = 2) -> None:
     g = p.add_argument_group("model")
     g.add_argument("--model", default="espcn", choices=MODEL_CHOICES,
-                   help="network: espcn (real time; shipped weights for x2, x3, x4) or msrn (quality; no weights "
-                   "ship yet: train them with `vsr train --model msrn` and pass --weights)")
+                   help=f"network: espcn (real time; {shipped_summary('espcn')}) or msrn (quality; {shipped_summary('msrn')})")
     g.add_argument("--scale", type=int, default=default_scale, choices=(2, 3, 4), help="upscaling factor")
     g.add_argument("--weights", metavar="PATH", help="safetensors weights to use (default: the shipped ones for --model and --scale)")
 

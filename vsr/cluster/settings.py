@@ -68,7 +68,7 @@ class ClusterSettings:
 
 def _weights_sha256(model: str, scale: int, weights: str | None) -> str | None:
     if weights is None:
-        from ..models.pretrained import find_shipped, shipped_path
+        from ..shipped import find_shipped, shipped_path
 
         entry = find_shipped(model, scale)
         if entry is None:

@@ -3,7 +3,8 @@
 The registry is filled by importing each known model module here, by name.
 """
 from . import espcn, msrn  # noqa: F401  (registers "espcn" and "msrn")
-from .pretrained import find_shipped, load_model, manifest
+from ..shipped import find_shipped, manifest
+from .pretrained import load_model
 from .registry import create_model, list_models
 
 __all__ = ["create_model", "list_models", "load_model", "find_shipped", "manifest"]

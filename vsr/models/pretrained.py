@@ -5,44 +5,18 @@ epochs, time) and what it measured, so anyone can reproduce or check it with ``v
 """
 from __future__ import annotations
 
-import json
 import os
-from functools import lru_cache
 from pathlib import Path
 
 import torch.nn as nn
 
 from ..errors import ConfigError, WeightsError
+from ..shipped import find_shipped, shipped_path, shipped_scales
 from .registry import create_meta_model, create_model
 from .weights import check_identity, check_layout, load_weights_into, parse_config, read_header
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-MANIFEST_PATH = WEIGHTS_DIR / "manifest.json"
-
-
-@lru_cache(maxsize=1)
-def manifest() -> list[dict]:
-    """All manifest entries (empty when the manifest is missing)."""
-    if not MANIFEST_PATH.is_file():
-        return []
-    with open(MANIFEST_PATH) as f:
-        return json.load(f)["weights"]
-
-
-def find_shipped(model: str, scale: int) -> dict | None:
-    """The manifest entry for ``model`` at ``scale``, or None."""
-    for entry in manifest():
-        if entry["model"] == model and int(entry["scale"]) == scale:
-            return entry
-    return None
-
-
-def shipped_path(entry: dict) -> Path:
-    return WEIGHTS_DIR / entry["file"]
-
-
 def _no_weights_message(model: str, scale: int) -> str:
-    scales = sorted(int(e["scale"]) for e in manifest() if e["model"] == model)
+    scales = shipped_scales(model)
     if scales:
         return f"no shipped {model} weights for x{scale} (shipped: {', '.join(f'x{s}' for s in scales)}); pass --weights PATH"
     return (
