@@ -220,7 +220,7 @@ def _join(source: str, parts: list[Path], temp: Path, name: str, format_name: st
         template = first.streams.video[0]
         _check_same_encoding(template, parts[1:])
         output = OutputFile(str(temp), format_name, name, log)
-        try:
+        with output.aborted_on_error(lambda exc: OutputError(f"{name}: joining the parts failed ({reason(exc, log)})")):
             video = output.add_copied_video(template)
             if reader.info.frame_rate:
                 # The stream's average rate (Matroska's default duration) is taken from here.
@@ -242,12 +242,6 @@ def _join(source: str, parts: list[Path], temp: Path, name: str, format_name: st
                     output.carry(packet)
             output.flush_carried()
             output.close()
-        except av.error.FFmpegError as exc:
-            output.abort()
-            raise OutputError(f"{name}: joining the parts failed ({reason(exc, log)})") from None
-        except BaseException:
-            output.abort()
-            raise
     return JoinResult(name, copied.count, output.notes)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
@@ -158,6 +159,19 @@ class OutputFile:
         self.mux(packets)
 
     # -- the end -----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def aborted_on_error(self, ffmpeg_error: Callable[[av.error.FFmpegError], Exception]):
+        """Abort the file if the block fails: an FFmpeg error becomes ``ffmpeg_error(exc)`` (the
+        caller knows what it was doing), anything else passes through as it is."""
+        try:
+            yield self
+        except av.error.FFmpegError as exc:
+            self.abort()
+            raise ffmpeg_error(exc) from None
+        except BaseException:
+            self.abort()
+            raise
 
     def close(self) -> None:
         """Write the trailer and close the file."""

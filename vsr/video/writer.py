@@ -61,17 +61,12 @@ class VideoWriter:
         self.frames_written = 0
         self._durations: dict[int, int] = {}
         self.output = OutputFile(file, format_name, name, log, spec.sample_aspect_ratio)
-        try:
+        cannot_open = f"{encoder.name}: cannot open the encoder for {spec.layout.pix_fmt} {spec.width}x{spec.height}"
+        with self.output.aborted_on_error(lambda exc: ConfigError(f"{cannot_open} ({reason(exc, log)})")):
             self.video = self._add_video_stream()
             if source is not None:
                 self.output.carry_from(source, self.video)
             self.output.start()
-        except av.error.FFmpegError as exc:
-            self.abort()
-            raise ConfigError(f"{encoder.name}: cannot open the encoder for {spec.layout.pix_fmt} {spec.width}x{spec.height} ({reason(exc, log)})") from None
-        except BaseException:
-            self.abort()
-            raise
 
     @property
     def notes(self) -> list[str]:
