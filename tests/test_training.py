@@ -223,3 +223,28 @@ def test_threads_hold_for_the_run_only_and_a_progress_bar_sees_every_patch(tmp_p
     train(cfg, log=lambda _: None, progress=Bar)
     assert torch.get_num_threads() == before  # the library changed nothing for the rest of the process
     assert [(b.desc, b.total, b.n, b.closed) for b in bars] == [("epoch 1/2", 64, 64, True), ("epoch 2/2", 64, 64, True)]
+
+
+def test_train_cli_resumes_from_the_checkpoint_alone_and_keeps_its_schedule(tmp_path, cli):
+    from tests.conftest import assert_cli_error
+
+    make_images(tmp_path / "train", 2, 48, 0)
+    make_images(tmp_path / "val", 1, 32, 1)
+    run = ("train", "--scale", "2", "--train-dir", tmp_path / "train", "--val-dir", tmp_path / "val", "--out", tmp_path / "r",
+           "--patch-size", "8", "--context", "0", "--batch-size", "8", "--epochs", "3", "--patches-per-epoch", "16", "--quiet")
+    code, err = cli(*run, "--stop-at", "1")
+    assert code == 0, err
+    checkpoint = tmp_path / "r" / "checkpoint.pt"
+    # No folders, no --epochs: the checkpoint's data, folder and 3-epoch schedule (was: the recipe's 400).
+    code, err = cli("train", "--resume", checkpoint, "--quiet")
+    assert code == 0, err
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["epochs"] == summary["schedule_epochs"] == 3
+    assert [i["last_epoch"] for i in summary["invocations"]] == [1, 3]
+    # Flags that cannot change a run are said to be ignored, not silently dropped.
+    code, err = cli("train", "--resume", checkpoint, "--epochs", "4", "--train-dir", tmp_path / "val", "--scale", "4", "--quiet")
+    assert code == 0, err
+    assert "ignored with --resume: --scale, --train-dir" in err
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["config"]["scale"] == 2
+    # A new run still needs its folders.
+    assert_cli_error(cli("train", "--scale", "2", "--quiet"), "--train-dir, --val-dir, --out required (or --resume CHECKPOINT")

@@ -44,15 +44,16 @@ def add_parser(sub) -> None:
             ("vsr train --scale 3 --train-dir T91 --val-dir Set5 --out runs/paper --paper-recipe", "the ESPCN paper's recipe"),
             ("vsr train --scale 4 --init-weights runs/x2/best.safetensors --train-dir T91 --val-dir Set5 --out runs/x4",
              "x4 started from x2 weights"),
-            ("vsr train --resume runs/x2/checkpoint.pt --train-dir T91 --val-dir Set5 --out runs/x2", "continue a stopped run exactly"),
+            ("vsr train --resume runs/x2/checkpoint.pt", "continue a stopped run exactly (its data, folder and recipe are in the checkpoint)"),
+            ("vsr train --resume runs/x2/checkpoint.pt --epochs 30", "continue it with a longer schedule"),
             ("vsr upscale in.mp4 out.mp4 --scale 2 --weights runs/x2/best.safetensors", "use the result"),
         ),
     )
     p.add_argument("--model", default="espcn", choices=MODEL_CHOICES, help="network to train")
     p.add_argument("--scale", type=int, default=3, choices=(2, 3, 4), help="upscaling factor")
-    p.add_argument("--train-dir", action="append", required=True, metavar="DIR", help="folder of HR training images (repeatable)")
-    p.add_argument("--val-dir", action="append", required=True, metavar="DIR", help="folder of HR validation images (repeatable)")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder for checkpoint, weights and logs")
+    p.add_argument("--train-dir", action="append", metavar="DIR", help="folder of HR training images (repeatable; required unless --resume)")
+    p.add_argument("--val-dir", action="append", metavar="DIR", help="folder of HR validation images (repeatable; required unless --resume)")
+    p.add_argument("--out", metavar="DIR", help="output folder for checkpoint, weights and logs (required unless --resume)")
     p.add_argument("--patch-size", type=int, metavar="PIXELS",
                    help="LR patch side in pixels; the HR patch is scale x larger (default: 16; paper recipe: 17; msrn: 48)")
     p.add_argument("--context", type=int, metavar="PIXELS",
@@ -79,7 +80,9 @@ def add_parser(sub) -> None:
                    "frame with its edge pixels, zeros pads each layer with black as the first weights did (default: replicate)")
     p.add_argument("--blocks", type=int, metavar="N", help="MSRN residual blocks (default: 8)")
     p.add_argument("--init-weights", metavar="PATH", help="start from these weights where shapes fit (e.g. x2 weights for x3)")
-    p.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint.pt")
+    p.add_argument("--resume", metavar="CHECKPOINT",
+                   help="continue a run from its checkpoint.pt: its own data, output folder and recipe; only --epochs "
+                   "(a longer or shorter schedule), --stop-at, --workers and --threads may change")
     p.add_argument("--stop-at", type=int, metavar="EPOCH",
                    help="end after this epoch, leaving a checkpoint for --resume; the learning-rate schedule still "
                    "spans --epochs (for long runs split across sessions)")
@@ -91,7 +94,8 @@ def add_parser(sub) -> None:
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's, one per core)")
     p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and of the patch plan")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(handler=run)
+    # Every flag's default, as parsed: a resumed run refuses the ones given otherwise.
+    p.set_defaults(handler=run, run_flag_defaults={a.dest: a.default for a in p._actions if a.dest != "help"})
 
 
 def _factors(text: str) -> list[float]:
@@ -105,9 +109,14 @@ def _factors(text: str) -> list[float]:
 
 def run(args: argparse.Namespace) -> int:
     from ..report import Reporter
-    from ..training import TrainConfig, train
+    from ..training import TrainConfig
     from ..training.precision import default_precision
 
+    if args.resume:
+        return _resume(args)
+    missing = [flag for flag, value in (("--train-dir", args.train_dir), ("--val-dir", args.val_dir), ("--out", args.out)) if not value]
+    if missing:
+        raise ConfigError(f"{', '.join(missing)} required (or --resume CHECKPOINT to continue a run)")
     if args.model == "msrn":
         if args.paper_recipe:
             raise ConfigError("--paper-recipe is the ESPCN paper's recipe; MSRN's defaults already follow its own paper")
@@ -151,9 +160,34 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         command="vsr " + shlex.join(args.argv),
     )
+    return _train(args, config, Reporter(quiet=args.quiet))
+
+
+# What a resumed run takes from the command line; everything else comes from its checkpoint.
+_RESUME_FLAGS = {"epochs", "stop_at", "workers", "threads", "quiet", "resume"}
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from ..report import Reporter
+    from ..training import TrainConfig
+
+    reporter = Reporter(quiet=args.quiet)
+    # Said, not refused: commands recorded in shipped recipes gave the folders again on resume.
+    ignored = [f"--{name.replace('_', '-')}" for name, value in vars(args).items()
+               if name not in _RESUME_FLAGS and name in args.run_flag_defaults and value != args.run_flag_defaults[name]]
+    if ignored:
+        reporter.note(f"ignored with --resume: {', '.join(ignored)} (a resumed run keeps its own; only --epochs, --stop-at, --workers and --threads change)")
+    # epochs None: the checkpoint's own schedule.
+    config = TrainConfig(model="", scale=0, train_dirs=[], val_dirs=[], out_dir="", epochs=args.epochs,
+                         workers=args.workers, threads=args.threads, command="vsr " + shlex.join(args.argv))
+    return _train(args, config, reporter)
+
+
+def _train(args: argparse.Namespace, config, reporter) -> int:
+    from ..training import train
+
     if args.stop_at is not None and args.stop_at < 1:
         raise ConfigError("--stop-at must be at least 1")
-    reporter = Reporter(quiet=args.quiet)
     summary = train(config, resume=args.resume, log=reporter.note, stop_at=args.stop_at,
                     progress=lambda total, desc: reporter.progress(total, unit="patch", desc=desc))
     print(f"best validation PSNR {summary['best_val_psnr']:.3f} dB at epoch {summary['best_epoch']}; weights: {summary['config']['out_dir']}/best.safetensors")

@@ -138,7 +138,9 @@ def _restore(config: TrainConfig, resume: str | None, log) -> _RunState:
         invocations = json.loads(checkpoint.get("invocations") or "[]") or [
             {"command": saved["command"], "epochs": saved["epochs"], "first_epoch": 1, "last_epoch": int(checkpoint["epoch"])}
         ]
-        saved["epochs"], saved["workers"], saved["threads"] = config.epochs, config.workers, config.threads
+        # The schedule's length may change (None: keep it); the run itself may not.
+        saved["epochs"] = config.epochs or saved["epochs"]
+        saved["workers"], saved["threads"] = config.workers, config.threads
         saved["command"] = config.command
         config = TrainConfig(**saved)
     config.validate()
