@@ -14,6 +14,7 @@ from vsr.files import (
     commit,
     create_temp,
     lock_path,
+    own_parts,
     stale_parts,
 )
 
@@ -40,6 +41,18 @@ def test_temp_name_records_the_owner_and_mode_follows_the_umask(tmp_path):
     # mkstemp would give 0600: an output others in the group cannot read.
     assert stat.S_IMODE(temp.stat().st_mode) == 0o644
     assert stale_parts(tmp_path / "out.png") == []  # its owner, this process, is alive
+
+
+def test_own_parts_are_this_process_s_for_this_target_only(tmp_path):
+    from vsr.files import _host
+
+    target = tmp_path / "out.mp4"
+    mine = create_temp(target)
+    other_target = create_temp(tmp_path / "other.mp4")
+    (tmp_path / part_name(target, _host(), dead_pid())).write_bytes(b"")
+    (tmp_path / part_name(target, "elsewhere", os.getpid())).write_bytes(b"")
+    assert own_parts(target) == [mine]
+    assert own_parts(tmp_path / "other.mp4") == [other_target]
 
 
 def test_atomic_write_renames_when_done_and_leaves_nothing_on_error(tmp_path):

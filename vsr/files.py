@@ -158,6 +158,24 @@ def atomic_write(target: str | os.PathLike, overwrite: bool = True, fsync: bool 
         raise
 
 
+def own_parts(target: str | os.PathLike) -> list[Path]:
+    """Temporary files of ``target`` made by this process. A job that holds the claim on
+    ``target`` removes them all when it fails: an interrupt that lands between
+    :func:`create_temp` making the file and the caller keeping its name would otherwise leave it."""
+    target = Path(target)
+    host, pid = _host(), os.getpid()
+    try:
+        entries = list(target.parent.iterdir())
+    except OSError:
+        return []
+    found = []
+    for path in entries:
+        m = _PART_RE.match(path.name)
+        if m and m["name"] == target.name and m["host"] == host and int(m["pid"]) == pid:
+            found.append(path)
+    return sorted(found)
+
+
 def stale_parts(target: str | os.PathLike) -> list[Path]:
     """Temporary files of ``target`` whose owner is provably gone: made on this machine by a
     process that no longer runs. (A reused pid makes a part look alive: then it is kept.)"""

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, InputError
-from ..files import check_target, claim_output, commit, create_temp, remove_temp
+from ..files import check_target, claim_output, commit, create_temp, own_parts, remove_temp
 from ..notices import print_warning
 from .chain_stage import QUEUE_FRAMES, ChainStage
 from .chroma import ChromaUpscaler
@@ -258,6 +258,9 @@ class _Job:
         if self.writer is not None and closing:
             self.writer.abort()
         remove_temp(self.temp)
+        if self.options.target != "-":
+            for part in own_parts(self.options.target):  # one made just before an interrupt, its name not kept yet
+                remove_temp(part)
 
     def _start(self, name: str, work: Callable[[], None]) -> None:
         worker = Worker(name, work, self.stop)
