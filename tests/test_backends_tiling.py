@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from vsr.backends import OutOfMemory, TorchBackend, build_runner
-from vsr.backends.tiling import TiledRunner, plan_tiles, receptive_radius
+from vsr.backends.footprint import receptive_radius
+from vsr.backends.tiling import TiledRunner, plan_tiles
 
 
 @pytest.fixture(scope="module")

@@ -50,3 +50,33 @@ def test_help_does_not_import_torch():
     code = "import sys\nfrom vsr.cli.main import build_parser\nbuild_parser().format_help()\nprint('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "False", done.stderr
+
+
+@pytest.mark.parametrize("kind", ["video", "image"])
+def test_a_repeated_cpu_job_runs_without_torch_and_writes_the_same(tmp_path, kind, monkeypatch):
+    # The first run exports the graph and leaves its card; the second finds it from the weights
+    # file's hash (vsr.backends.cached_start) and never imports torch.
+    pytest.importorskip("onnxruntime")
+    import av
+    import numpy as np
+
+    from tests.video_clips import write_clip
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    if kind == "video":
+        source = write_clip(tmp_path / "in.mp4", frames=4, width=48, height=32)
+    else:
+        source = tmp_path / "in.png"
+        av.VideoFrame.from_ndarray(np.random.default_rng(0).integers(0, 255, (32, 48, 3), dtype=np.uint8), format="rgb24").to_image().save(source)
+    outputs = []
+    for run in ("first", "second"):
+        target = tmp_path / f"{run}{source.suffix}"
+        rc, stderr, torch_loaded = _refuse_without_torch(tmp_path, "upscale", str(source), str(target), "--device", "cpu", "--quiet")
+        assert rc == 0, stderr
+        assert "on onnxruntime cpu fp32" in stderr.splitlines()[-1]
+        assert torch_loaded == (run == "first")
+        with av.open(str(target)) as container:
+            outputs.append([frame.to_ndarray(format="gray") for frame in container.decode(video=0)])
+    assert len(outputs[1]) == len(outputs[0]) > 0
+    for a, b in zip(*outputs):
+        np.testing.assert_array_equal(a, b)

@@ -4,7 +4,7 @@ The CLI commands, a cluster run's tasks, the live preview and ``vsr bench`` each
 they want as a :class:`RunnerSpec` and call :meth:`RunnerSpec.build`, instead of passing seven
 arguments by position (where reordering one parameter would silently swap another). Plain values,
 so a spec travels to another process (a Ray task) and keys a cache of built runners.
-Importing this module imports no torch; :meth:`build` does.
+Importing this module imports no torch; :meth:`build` does, unless a cached graph lets it start without.
 """
 from __future__ import annotations
 
@@ -31,7 +31,15 @@ class RunnerSpec:
 
     def build(self, warn=None):
         """Load the model and make it ready on the backend: a :class:`vsr.backends.Runner`;
-        ``warn`` receives the line saying the automatic choice fell back (default: printed)."""
+        ``warn`` receives the line saying the automatic choice fell back (default: printed).
+
+        A CPU run whose graph an earlier run cached starts without torch (:mod:`vsr.backends.cached_start`).
+        """
+        from .backends.cached_start import cached_cpu_runner
+
+        runner = cached_cpu_runner(self, warn)
+        if runner is not None:
+            return runner
         from .backends import build_runner, make_backend  # torch: imported only once a model is needed
         from .models import load_model
 

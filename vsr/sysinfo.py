@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import platform
+import sys
 
 
 def usable_cores() -> int:
@@ -12,6 +13,15 @@ def usable_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+def may_have_gpu() -> bool:
+    """Whether a GPU torch could use may be here, asked without importing torch: on Linux, whether
+    a GPU driver's device nodes exist (NVIDIA's, ROCm's, WSL's); elsewhere True except on macOS
+    (no CUDA). A True only means "ask torch"; a False is certain: torch would see no GPU either."""
+    if sys.platform == "linux":
+        return any(os.path.exists(node) for node in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd", "/dev/dxg"))
+    return sys.platform != "darwin"
 
 
 def cpu_model() -> str:

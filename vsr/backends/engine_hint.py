@@ -17,9 +17,9 @@ def faster_engine_hint(runner, driver_file: str = _NVIDIA_DRIVER) -> str | None:
 
     A GPU running eager torch could run TensorRT; a CPU running eager torch could run ONNX
     Runtime; a machine with an NVIDIA driver but a CPU-only torch build could use its GPU at all.
+    torch is imported only where there is a driver to ask it about: a CPU run that started without
+    it (``cached_start.py``) stays without it.
     """
-    import torch
-
     device = getattr(runner, "device", "cpu") or "cpu"
     if device.startswith("cuda"):
         if runner.name == "torch" and importlib.util.find_spec("tensorrt") is None:
@@ -27,7 +27,11 @@ def faster_engine_hint(runner, driver_file: str = _NVIDIA_DRIVER) -> str | None:
         return None
     if runner.name == "torch" and importlib.util.find_spec("onnxruntime") is None:
         return "ONNX Runtime is not installed, so the CPU runs eager torch (2-5x slower): pip install onnxruntime"
-    if not torch.cuda.is_available() and os.path.exists(driver_file):
+    if not os.path.exists(driver_file):
+        return None
+    import torch
+
+    if not torch.cuda.is_available():
         return (f"this machine has an NVIDIA GPU but torch {torch.__version__} cannot use it: "
                 "install a CUDA build of torch (https://pytorch.org/get-started/locally/)")
     return None

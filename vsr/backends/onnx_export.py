@@ -8,6 +8,7 @@ form TensorRT's strongly typed networks need.
 from __future__ import annotations
 
 import copy
+import hashlib
 import io
 import os
 import tempfile
@@ -20,10 +21,9 @@ import torch.nn as nn
 from ..errors import ConfigError
 from .blocked_subpixel import GRAPH_TAG, BlockedSubPixel, pad_blocked_conv
 from ..files import digest_of
-from .cache import cache_dir, state_digest, write_atomically
+from .cache import cache_dir, write_atomically
+from .onnx_names import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME
 
-DEFAULT_OPSET = 17
-INPUT_NAME, OUTPUT_NAME = "x", "y"
 
 
 def onnx_bytes(model: nn.Module, opset: int = DEFAULT_OPSET, blocked: bool = False) -> bytes:
@@ -100,6 +100,20 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, opset: int = DEFAULT_
     path = Path(path)
     write_atomically(path, onnx_bytes(model, opset, blocked))
     return path
+
+
+def state_digest(model: nn.Module) -> str:
+    """SHA-256 of a model's parameters and buffers (names, dtypes, shapes, bytes).
+
+    The same as hashing the weights file for models loaded from one, and it also works for
+    models built in memory (tests, freshly trained), so it is what cache keys use.
+    """
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        digest.update(t.view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()
 
 
 def onnx_cache_key(model: nn.Module, opset: int, runtime: str, blocked: bool = False) -> dict:

@@ -3,23 +3,28 @@
 On x86 CPUs with AVX2 or AVX-512, ORT's full graph optimisation rewrites the convolutions into its
 blocked NCHWc layout with the activation fused in; that is what makes it about twice as fast as
 eager torch here (ESPCN x2 on 2 Zen 3 cores: see ``bench/results/backends_*.md``).
+
+Importing this module imports no torch: torch is needed to export a model (``build``) or to ask
+whether it sees a GPU (``for_request``), not to run a graph, and a run from a cached graph
+(:mod:`.cached_start`) builds its sessions here without it.
 """
 from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torch.nn as nn
 
 from ..errors import ConfigError
 from ..sysinfo import usable_cores
 from .base import OutOfMemory, check_batch, device_uses_gpu, first_line, output_for
-from .blocked_subpixel import can_block
-from .onnx_export import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME, cached_onnx
+from .graph_card import GraphCard, card_key, write_card
+from .onnx_names import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME
 from .side_by_side import SideBySideRunner
-from .tiling import receptive_radius
+
+if TYPE_CHECKING:
+    import torch.nn as nn
 
 
 def import_onnxruntime():
@@ -72,6 +77,8 @@ class OnnxRuntimeBackend:
         torch sees one and ORT has a GPU provider (they come in another wheel, onnxruntime-gpu),
         else on the CPU."""
         if device is None:
+            import torch
+
             device = "cuda" if torch.cuda.is_available() and cls(device="cuda").providers() else "cpu"
         return cls(device=device, precision=precision or "fp32", threads=threads, cache_dir=cache_dir)
 
@@ -124,17 +131,39 @@ class OnnxRuntimeBackend:
         options.log_severity_level = 3  # errors only: no NCHWc or provider chatter on stderr
         return options
 
+    def runtime_tag(self) -> str:
+        """The runtime and its version, as graph caches and cards are keyed: ``onnxruntime-1.32.0``."""
+        return f"onnxruntime-{import_onnxruntime().__version__}"
+
     def build(self, model: nn.Module) -> "OnnxRuntimeRunner":
+        """Export ``model`` (or find its graph in the cache) and start sessions on it. For a model
+        loaded from a weights file, leave a card saying so, for the next run's quick start."""
+        from .blocked_subpixel import can_block
+        from .footprint import activation_bytes_per_pixel, receptive_radius
+        from .onnx_export import cached_onnx
+
         self.check()
-        ort = import_onnxruntime()
         blocked = self.block_subpixel and self.device == "cpu" and can_block(model)
-        path, hit = cached_onnx(model, self.opset, f"onnxruntime-{ort.__version__}", self.cache_dir, blocked)
+        path, hit = cached_onnx(model, self.opset, self.runtime_tag(), self.cache_dir, blocked)
+        radius = receptive_radius(model)
+        runner = self.runner_for_graph(model.scale, path, hit, radius)
+        weights_sha256 = getattr(model, "weights_sha256", None)
+        if weights_sha256 and self.device == "cpu" and self.precision == "fp32":
+            name = getattr(model, "registry_name", type(model).__name__)
+            card = GraphCard(path.name, name, model.scale, radius, activation_bytes_per_pixel(model, 4), blocked)
+            write_card(self.cache_dir, card_key(weights_sha256, name, model.scale, self.opset, self.runtime_tag(), self.block_subpixel), card)
+        return runner
+
+    def runner_for_graph(self, scale: int, path, cache_hit: bool, radius: int) -> "OnnxRuntimeRunner":
+        """Sessions on the graph at ``path``: one, or on the CPU with several threads one
+        single-threaded session per thread side by side (cut into strips with ``radius`` rows of margin)."""
+        self.check()
         threads = self.threads or usable_cores()
         if self.side_by_side and self.device == "cpu" and threads > 1:
             single = replace(self, threads=1)
-            workers = [OnnxRuntimeRunner(model.scale, path, hit, single) for _ in range(threads)]
-            return OnnxRuntimeSideBySide(workers, receptive_radius(model))
-        return OnnxRuntimeRunner(model.scale, path, hit, self)
+            workers = [OnnxRuntimeRunner(scale, path, cache_hit, single) for _ in range(threads)]
+            return OnnxRuntimeSideBySide(workers, radius)
+        return OnnxRuntimeRunner(scale, path, cache_hit, self)
 
 
 class OnnxRuntimeRunner:

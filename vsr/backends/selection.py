@@ -13,28 +13,27 @@ Every runner handed out is wrapped the same way (here, and only here): the fp16/
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn as nn
 
 from ..errors import ConfigError, VsrError
-from ..notices import print_warning
-from .base import PRECISIONS, check_batch, default_precision, device_uses_gpu, first_line, output_for
+from .base import PRECISIONS, default_precision, device_uses_gpu, first_line
+from .fallback import Candidate, FallbackRunner
 from .guard import NonFiniteGuard
 from .output_check import FirstOutputCheck
 from .onnxruntime import OnnxRuntimeBackend
 from .tensorrt import TensorRTBackend
-from .tiling import TiledRunner, activation_bytes_per_pixel, receptive_radius
+from .footprint import activation_bytes_per_pixel, receptive_radius
+from .tiling import TiledRunner, cpu_tile_limit
 from .torch_backend import TorchBackend
 
 # The backend classes by name, fastest first: the order in which ``auto`` tries them on a device.
 BACKENDS = {"tensorrt": TensorRTBackend, "onnxruntime": OnnxRuntimeBackend, "torch": TorchBackend}
 BACKEND_NAMES = ("auto", *BACKENDS)
 
-# Activation memory a CPU runner may use per call; beyond it frames are tiled (8K input, MSRN 4K).
-CPU_MEMORY_BUDGET = 2 << 30
 # Share of the GPU's free memory (at build time) a CUDA runner may plan for.
 GPU_MEMORY_SHARE = 0.5
 
@@ -122,7 +121,7 @@ def _describe(backend) -> str:
     return f"{backend.name} on {backend.device} ({backend.precision})"
 
 
-def _wrapped(model: nn.Module, backend, max_tile_pixels: int | None):
+def wrapped_runner(model: nn.Module, backend, max_tile_pixels: int | None = None):
     """``backend.build(model)`` with the fp16 guard and tiling around it."""
     raw = backend.build(model)
     runner = raw
@@ -133,88 +132,14 @@ def _wrapped(model: nn.Module, backend, max_tile_pixels: int | None):
     return TiledRunner(runner, receptive_radius(model), limit)
 
 
-class FallbackRunner:
-    """The automatic choice: the first candidate that builds *and* runs its first batch.
-
-    Some failures only show on the first call (TensorRT builds or loads its engine for the first
-    frame size there; a GPU runtime may fail its first kernel launch), so the first call is part of
-    the trial: if it raises, the next candidate takes over and redoes the batch. Each switch gives
-    ``warn`` (default: a line on stderr) one line naming what failed and what is used instead.
-    """
-
-    def __init__(self, model: nn.Module, candidates: list, max_tile_pixels: int | None = None, warn=None):
-        self._warn = warn or print_warning
-        self._model = model
-        self._candidates = list(candidates)
-        self._max_tile_pixels = max_tile_pixels
-        self._proven = False
-        self.backend = None
-        self.current = None
-        self._advance([])
-
-    def _advance(self, failures: list[str]) -> None:
-        while self._candidates:
-            candidate = self._candidates.pop(0)
-            try:
-                self.current = _wrapped(self._model, candidate, self._max_tile_pixels)
-            except Exception as exc:
-                failures.append(f"{_describe(candidate)} failed ({first_line(exc, 160)})")
-                continue
-            self.backend = candidate
-            if failures:
-                self._warn(f"{'; '.join(failures)}; using {_describe(candidate)}")
-            return
-        raise ConfigError(f"no backend could start: {'; '.join(failures)}")
-
-    name = property(lambda self: self.current.name)
-    device = property(lambda self: self.current.device)
-    precision = property(lambda self: self.current.precision)
-    scale = property(lambda self: self.current.scale)
-
-    def accepts(self, shape: tuple[int, int, int]) -> bool:
-        return True
-
-    def stats(self) -> dict:
-        return self.current.stats()
-
-    def run(self, batch: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        if self._proven:
-            return self.current.run(batch, out=out)
-        batch = check_batch(batch)  # bad input is the caller's problem, not the backend's
-        output_for(batch, self._model.scale, out)
-        while True:
-            try:
-                result = self.current.run(batch, out=out)
-            except Exception as exc:
-                if not self._candidates:
-                    raise
-                self._advance([f"{_describe(self.backend)} failed on its first frames ({first_line(exc, 160)})"])
-                continue
-            self._proven = True
-            return result
-
-
 def tile_limit_pixels(model: nn.Module, runner) -> int:
     """LR pixels per call that fit the device's memory, by :func:`activation_bytes_per_pixel`."""
     itemsize = 2 if runner.precision in ("fp16", "bf16") else 4
     per_pixel = activation_bytes_per_pixel(model, itemsize)
     if runner.device.startswith("cuda"):
         free, _ = torch.cuda.mem_get_info(torch.device(runner.device))
-        budget = int(free * GPU_MEMORY_SHARE)
-    else:
-        budget = min(CPU_MEMORY_BUDGET, _available_ram() // 4)
-    return max(1, budget // per_pixel)
-
-
-def _available_ram() -> int:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 8 << 30
+        return max(1, int(free * GPU_MEMORY_SHARE) // per_pixel)
+    return cpu_tile_limit(per_pixel)
 
 
 def build_runner(model: nn.Module, backend=None, max_tile_pixels: int | None = None, warn=None):
@@ -228,9 +153,10 @@ def build_runner(model: nn.Module, backend=None, max_tile_pixels: int | None = N
     """
     backend = backend or make_backend()
     if isinstance(backend, AutoBackend):
-        return FirstOutputCheck(FallbackRunner(model, backend.candidates(), max_tile_pixels, warn))
+        candidates = [Candidate(_describe(c), functools.partial(wrapped_runner, model, c, max_tile_pixels)) for c in backend.candidates()]
+        return FirstOutputCheck(FallbackRunner(candidates, model.scale, warn))
     try:
-        return FirstOutputCheck(_wrapped(model, backend, max_tile_pixels))
+        return FirstOutputCheck(wrapped_runner(model, backend, max_tile_pixels))
     except VsrError:
         raise
     except Exception as exc:

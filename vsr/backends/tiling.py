@@ -15,42 +15,32 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch.nn as nn
 
 from ..errors import ConfigError
 from .base import OutOfMemory, check_batch, output_for
 
 # Below this many pixels per call, halving further only multiplies per-call overhead and margins.
 MIN_TILE_PIXELS = 64 * 64
+# Activation memory a CPU runner may use per call; beyond it frames are tiled (8K input, MSRN 4K).
+CPU_MEMORY_BUDGET = 2 << 30
 
 
-def receptive_radius(model: nn.Module) -> int:
-    """LR pixels of context an output pixel depends on, on each side (ESPCN: 2 + 1 + 1 = 4).
-
-    A model may state it as a ``receptive_radius`` attribute; otherwise it is the sum of the
-    half-widths of all stride-1 convolutions, exact for a chain (ESPCN) and an upper bound for
-    parallel branches or convolutions after the upsampler (MSRN), which only costs margin.
-    """
-    stated = getattr(model, "receptive_radius", None)
-    if stated is not None:
-        return int(stated)
-    radius = 0
-    for module in model.modules():
-        if isinstance(module, nn.Conv2d):
-            if any(s != 1 for s in module.stride):
-                raise ConfigError(f"{type(module).__name__} with stride {module.stride}: state the model's receptive_radius")
-            radius += max(((k - 1) * d + 1) // 2 for k, d in zip(module.kernel_size, module.dilation))
-    return radius
+def cpu_tile_limit(bytes_per_pixel: int) -> int:
+    """LR pixels per call a CPU runner may take when one pixel needs ``bytes_per_pixel`` of
+    activations: :data:`CPU_MEMORY_BUDGET`, or a quarter of the memory available if that is less."""
+    budget = min(CPU_MEMORY_BUDGET, _available_ram() // 4)
+    return max(1, budget // bytes_per_pixel)
 
 
-def activation_bytes_per_pixel(model: nn.Module, itemsize: int = 4) -> int:
-    """A generous estimate of the activation memory one LR pixel needs while the model runs.
-
-    Twice the widest convolution's input plus output channels: what is alive around the widest
-    layer, with room for the allocator and the runtime's own copies.
-    """
-    widest = max((m.in_channels + m.out_channels for m in model.modules() if isinstance(m, nn.Conv2d)), default=1)
-    return 2 * widest * itemsize
+def _available_ram() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 8 << 30
 
 
 def plan_tiles(height: int, width: int, radius: int, max_pixels: int) -> list[tuple[int, int, int, int]]:

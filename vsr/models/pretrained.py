@@ -11,6 +11,7 @@ from pathlib import Path
 import torch.nn as nn
 
 from ..errors import ConfigError, WeightsError
+from ..files import sha256_file
 from ..shipped import find_shipped, shipped_path, shipped_scales
 from .registry import create_meta_model, create_model
 from .weights import check_identity, check_layout, load_weights_into, parse_config, read_header
@@ -46,4 +47,7 @@ def load_model(name: str, scale: int, weights: str | os.PathLike | None = None) 
     except ConfigError as exc:
         raise WeightsError(f"{path}: the header's config does not describe a usable {name} ({exc})") from None
     load_weights_into(model, path)
+    # Which file the tensors came from: what lets a cached graph be found again without torch
+    # (vsr.backends.graph_card).
+    model.weights_sha256 = sha256_file(path)
     return model.eval().float()
