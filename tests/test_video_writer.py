@@ -101,3 +101,27 @@ def test_choosing_an_encoder_changes_nothing_in_the_process_environment(monkeypa
     monkeypatch.delenv("SVT_LOG", raising=False)
     choose_encoder("matroska", "libsvtav1")  # checking a job is not opening an encoder
     assert "SVT_LOG" not in os.environ
+
+
+@pytest.mark.parametrize("codec, ext, expected", [("libx264", ".mp4", "FRAME"), ("ffv1", ".mkv", None)])
+def test_x264_threads_across_frames_as_ffmpeg_does(tmp_path, codec, ext, expected):
+    # PyAV asks encoders for slice threads; x264 then cuts every frame into slices, unlike FFmpeg,
+    # and its output varied from run to run. Other encoders keep PyAV's default.
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    from vsr.video.writer import VideoSpec, VideoWriter
+
+    fmt = output_format(f"x{ext}")
+    spec = VideoSpec(64, 48, PixelLayout.from_pix_fmt("yuv420p"), Fraction(1, 25), Fraction(25))
+    writer = VideoWriter(str(tmp_path / f"out{ext}"), fmt, choose_encoder(fmt, codec), spec)
+    default = av.CodecContext.create(codec, "w").thread_type.name
+    assert writer.video.codec_context.thread_type.name == (expected or default)
+    for i in range(3):
+        frame = av.VideoFrame.from_ndarray(np.full((48, 64), 16 + 40 * i, np.uint8), format="gray").reformat(format="yuv420p")
+        writer.write(frame, i, 1)
+    writer.close()
+    with av.open(str(tmp_path / f"out{ext}")) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 3

@@ -67,6 +67,14 @@ class Encoder:
     options: dict
     pix_fmts: tuple[str, ...]
 
+    @property
+    def thread_type(self) -> str | None:
+        """How the encoder is asked to thread, where vsr decides: libx264 threads across frames,
+        as FFmpeg's command line has it. PyAV asks every encoder for slice threads, which makes
+        x264 split each frame into slices: a different output from FFmpeg's, and one that varied
+        from run to run here (3 of 5 runs of the same job differed). None: PyAV's default."""
+        return "FRAME" if self.name == "libx264" else None
+
     def settings(self) -> dict:
         """What the encoder runs with, its own defaults included (for the closing report)."""
         shown = {k: v for k, v in self.options.items() if k != "x265-params"}  # that one only quiets x265's log

@@ -91,6 +91,8 @@ class VideoWriter:
             stream.codec_context.time_base = spec.time_base
             stream.time_base = spec.time_base
         ctx = stream.codec_context
+        if self.encoder.thread_type is not None:
+            ctx.thread_type = self.encoder.thread_type
         ctx.width, ctx.height = spec.width, spec.height
         ctx.pix_fmt = spec.layout.pix_fmt
         ctx.color_primaries, ctx.color_trc = spec.color_primaries, spec.color_trc
