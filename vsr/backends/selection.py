@@ -8,8 +8,10 @@ precision unsupported) are skipped silently; one that applies but fails to build
 first batch, is reported in a single warning line on stderr, naming what was used instead. A backend named explicitly is never
 replaced: if it cannot run, :class:`~vsr.errors.ConfigError` says why.
 
-Every runner handed out is wrapped the same way (here, and only here): the fp16/bf16 guard
-(``guard.py``), then tiling (``tiling.py``).
+Every runner handed out is wrapped the same way (``wrapped_runner``): the fp16/bf16 guard
+(``guard.py``), then tiling (``tiling.py``); the fallback itself is ``fallback.py``. The one other
+builder, ``cached_start.py`` (ONNX Runtime fp32 on the CPU from a cached graph, no torch), builds
+the same stack from the graph's card: tiling, and under ``auto`` the same fallback to torch.
 """
 from __future__ import annotations
 
