@@ -55,7 +55,7 @@ def cached_cpu_runner(spec, warn=None):
     try:
         sessions = backend.runner_for_graph(card.scale, graph, True, card.receptive_radius)
     except Exception:
-        return None  # a damaged or foreign graph: the ordinary path exports a good one
+        return None  # a damaged graph: the ordinary path meets it too, and falls back or says why
     runner = TiledRunner(sessions, card.receptive_radius, cpu_tile_limit(card.activation_bytes_per_pixel))
     if spec.backend == "auto":
         ready = Candidate(f"{backend.name} on cpu (fp32)", lambda: runner)
