@@ -158,12 +158,8 @@ def atomic_write(target: str | os.PathLike, overwrite: bool = True, fsync: bool 
         raise
 
 
-def own_parts(target: str | os.PathLike) -> list[Path]:
-    """Temporary files of ``target`` made by this process. A job that holds the claim on
-    ``target`` removes them all when it fails: an interrupt that lands between
-    :func:`create_temp` making the file and the caller keeping its name would otherwise leave it."""
-    target = Path(target)
-    host, pid = _host(), os.getpid()
+def _parts_of(target: Path) -> list[tuple[Path, str, int]]:
+    """Every temporary file of ``target`` in its folder, with the host and pid its name records."""
     try:
         entries = list(target.parent.iterdir())
     except OSError:
@@ -171,25 +167,24 @@ def own_parts(target: str | os.PathLike) -> list[Path]:
     found = []
     for path in entries:
         m = _PART_RE.match(path.name)
-        if m and m["name"] == target.name and m["host"] == host and int(m["pid"]) == pid:
-            found.append(path)
-    return sorted(found)
+        if m and m["name"] == target.name:
+            found.append((path, m["host"], int(m["pid"])))
+    return found
+
+
+def own_parts(target: str | os.PathLike) -> list[Path]:
+    """Temporary files of ``target`` made by this process. A job that holds the claim on
+    ``target`` removes them all when it fails: an interrupt that lands between
+    :func:`create_temp` making the file and the caller keeping its name would otherwise leave it."""
+    host, pid = _host(), os.getpid()
+    return sorted(path for path, h, p in _parts_of(Path(target)) if h == host and p == pid)
 
 
 def stale_parts(target: str | os.PathLike) -> list[Path]:
     """Temporary files of ``target`` whose owner is provably gone: made on this machine by a
     process that no longer runs. (A reused pid makes a part look alive: then it is kept.)"""
-    target = Path(target)
-    host, found = _host(), []
-    try:
-        entries = list(target.parent.iterdir())
-    except OSError:
-        return []
-    for path in entries:
-        m = _PART_RE.match(path.name)
-        if m and m["name"] == target.name and m["host"] == host and int(m["pid"]) != os.getpid() and not _pid_alive(int(m["pid"])):
-            found.append(path)
-    return sorted(found)
+    host = _host()
+    return sorted(path for path, h, p in _parts_of(Path(target)) if h == host and p != os.getpid() and not _pid_alive(p))
 
 
 def remove_stale_parts(target: str | os.PathLike) -> list[Path]:
