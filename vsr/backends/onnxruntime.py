@@ -144,14 +144,15 @@ class OnnxRuntimeBackend:
 
         self.check()
         blocked = self.block_subpixel and self.device == "cpu" and can_block(model)
-        path, hit = cached_onnx(model, self.opset, self.runtime_tag(), self.cache_dir, blocked)
+        runtime = self.runtime_tag()
+        path, hit = cached_onnx(model, self.opset, runtime, self.cache_dir, blocked)
         radius = receptive_radius(model)
         runner = self.runner_for_graph(model.scale, path, hit, radius)
         weights_sha256 = getattr(model, "weights_sha256", None)
         if weights_sha256 and self.device == "cpu" and self.precision == "fp32":
             name = getattr(model, "registry_name", type(model).__name__)
             card = GraphCard(path.name, name, model.scale, radius, activation_bytes_per_pixel(model, 4), blocked)
-            write_card(self.cache_dir, card_key(weights_sha256, name, model.scale, self.opset, self.runtime_tag(), self.block_subpixel), card)
+            write_card(self.cache_dir, card_key(weights_sha256, name, model.scale, self.opset, runtime, self.block_subpixel), card)
         return runner
 
     def runner_for_graph(self, scale: int, path, cache_hit: bool, radius: int) -> "OnnxRuntimeRunner":
