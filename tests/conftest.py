@@ -19,6 +19,18 @@ def pytest_configure(config):
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+def cpu_default_engine() -> tuple[str, str]:
+    """(backend, precision) that ``auto`` runs on this machine's CPU for 8-bit pictures: OpenVINO
+    bf16 on a CPU with bf16 instructions (where openvino is installed), else ONNX Runtime fp32."""
+    import importlib.util
+
+    from vsr import sysinfo
+
+    if sysinfo.cpu_accelerates_bf16() and importlib.util.find_spec("openvino") is not None:
+        return "openvino", "bf16"
+    return "onnxruntime", "fp32"
+
+
 def shared_data(*parts: str) -> Path:
     """A path under ../shared/data; skips the test (with the reason) when it is not there."""
     path = SHARED_DATA.joinpath(*parts)

@@ -11,23 +11,45 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 
+from vsr import sysinfo  # noqa: E402
 from vsr.backends import cached_start  # noqa: E402
 from vsr.backends.graph_card import MAX_CARD_BYTES, card_key  # noqa: E402
 from vsr.backends.onnxruntime import OnnxRuntimeBackend  # noqa: E402
+from vsr.backends.openvino import OpenVinoBackend, openvino_installed  # noqa: E402
 from vsr.files import sha256_file  # noqa: E402
 from vsr.runner_spec import RunnerSpec  # noqa: E402
 
 from .conftest import REPO  # noqa: E402
 
+# What auto runs on this machine's CPU when no precision is asked: OpenVINO bf16 where the CPU has
+# bf16 instructions (and openvino is installed), else ONNX Runtime fp32.
+HOST_BF16 = sysinfo.cpu_accelerates_bf16() and openvino_installed()
+HOST_DEFAULT = ("openvino", "bf16") if HOST_BF16 else ("onnxruntime", "fp32")
+
 # Builds the runner for a weights file, upscales one fixed frame and reports what it had to import.
 BUILD_AND_RUN = r"""
 import sys, numpy as np
 from vsr.runner_spec import RunnerSpec
-runner = RunnerSpec(model="espcn", scale=2, weights=sys.argv[1], device=sys.argv[3] if len(sys.argv) > 3 else None).build()
+weights, out, device, precision = sys.argv[1:5]
+runner = RunnerSpec(model="espcn", scale=2, weights=weights, device=device, precision=None if precision == "-" else precision).build()
 frame = np.random.default_rng(0).random((1, 37, 53), dtype=np.float32)
-np.save(sys.argv[2], runner.run(frame))
+np.save(out, runner.run(frame))
 print("torch" in sys.modules, runner.name, runner.device, runner.precision)
 """
+
+
+@pytest.fixture(autouse=True)
+def no_bf16(monkeypatch):
+    """In this process the CPU is taken to have no bf16 instructions, so that ``auto`` means ONNX
+    Runtime fp32 on any machine; the OpenVINO tests say otherwise where the CPU really has them."""
+    monkeypatch.setattr(sysinfo, "cpu_accelerates_bf16", lambda: False)
+
+
+@pytest.fixture()
+def bf16_cpu(monkeypatch):
+    if not HOST_BF16:
+        pytest.skip("this CPU has no bf16 instructions (or openvino is missing): OpenVINO bf16 cannot run here")
+    monkeypatch.setattr(sysinfo, "cpu_accelerates_bf16", lambda: True)
 
 
 def _run(cache: os.PathLike, *args: str) -> list[str]:
@@ -44,19 +66,21 @@ def cache(tmp_path, monkeypatch):
     return folder
 
 
-def _card_path(cache, weights):
-    backend = OnnxRuntimeBackend()
+def _card_path(cache, weights, backend=None):
+    backend = backend or OnnxRuntimeBackend()
     name = card_key(sha256_file(weights), "espcn", 2, backend.opset, backend.runtime_tag(), backend.block_subpixel)
     return cache / "vsr" / "onnx" / name
 
 
-def test_second_run_starts_without_torch_and_computes_the_same(cache, espcn_weights, tmp_path):
+@pytest.mark.parametrize("precision, expected", [("fp32", ("onnxruntime", "fp32")), ("-", HOST_DEFAULT)])
+def test_second_run_starts_without_torch_and_computes_the_same(cache, espcn_weights, tmp_path, precision, expected):
     weights = espcn_weights[2]
-    first = _run(cache, weights, tmp_path / "first.npy", "cpu")
-    assert first == ["True", "onnxruntime", "cpu", "fp32"]  # exported: torch was needed
-    assert _card_path(cache, weights).is_file()
-    second = _run(cache, weights, tmp_path / "second.npy", "cpu")
-    assert second == ["False", "onnxruntime", "cpu", "fp32"]
+    first = _run(cache, weights, tmp_path / "first.npy", "cpu", precision)
+    assert first == ["True", expected[0], "cpu", expected[1]]  # exported: torch was needed
+    backend = OpenVinoBackend() if expected[0] == "openvino" else OnnxRuntimeBackend()
+    assert _card_path(cache, weights, backend).is_file()
+    second = _run(cache, weights, tmp_path / "second.npy", "cpu", precision)
+    assert second == ["False", expected[0], "cpu", expected[1]]
     np.testing.assert_array_equal(np.load(tmp_path / "first.npy"), np.load(tmp_path / "second.npy"))
 
 
@@ -78,6 +102,7 @@ def test_other_weights_find_no_card(cache, espcn_weights):
 
 @pytest.mark.parametrize("change", [
     {"backend": "torch"},
+    {"backend": "openvino"},
     {"precision": "bf16"},
     {"device": "cuda"},
 ])
@@ -134,7 +159,48 @@ def test_auto_falls_back_to_torch_when_the_graph_fails_its_first_frames(cache, e
     np.testing.assert_allclose(result, expected, atol=1e-5)
 
 
-def test_its_fallback_order_is_autos_on_a_cpu():
-    from vsr.backends import AutoBackend, TorchBackend
+@pytest.mark.parametrize("bf16, input_bits", [(False, 8), (True, 8), (True, 10)])
+def test_its_fallback_order_is_autos_on_a_cpu(monkeypatch, bf16, input_bits):
+    from vsr.backends import make_backend
 
-    assert [type(c) for c in AutoBackend(device="cpu").candidates()] == [OnnxRuntimeBackend, TorchBackend]
+    monkeypatch.setattr(sysinfo, "cpu_accelerates_bf16", lambda: bf16)
+    spec = RunnerSpec(model="espcn", scale=2, device="cpu", input_bits=input_bits)
+    quick = [(b.name, b.precision) for b in cached_start._cpu_backends(spec)] + [("torch", "fp32")]
+    auto = [(b.name, b.precision) for b in make_backend("auto", device="cpu", input_bits=input_bits).candidates()]
+    assert quick == auto
+    assert (auto[0] == ("openvino", "bf16")) == (bf16 and input_bits == 8 and openvino_installed())
+
+
+def test_openvino_quick_runner_equals_the_ordinary_one(cache, espcn_weights, bf16_cpu):
+    spec = RunnerSpec(model="espcn", scale=2, weights=espcn_weights[2], device="cpu")
+    ordinary = spec.build()
+    quick = cached_start.cached_cpu_runner(spec)
+    assert (ordinary.name, ordinary.precision) == ("openvino", "bf16")
+    assert quick is not None and (quick.name, quick.device, quick.precision) == ("openvino", "cpu", "bf16")
+    frames = np.random.default_rng(1).random((2, 41, 66), dtype=np.float32)
+    np.testing.assert_array_equal(quick.run(frames), ordinary.run(frames))
+
+
+def test_openvino_failing_its_first_frames_falls_back_to_onnxruntime(cache, espcn_weights, bf16_cpu, monkeypatch):
+    spec = RunnerSpec(model="espcn", scale=2, weights=espcn_weights[2], device="cpu")
+    spec.build()
+    RunnerSpec(**{**spec.__dict__, "precision": "fp32"}).build()  # ONNX Runtime's card too
+    frame = np.random.default_rng(2).random((1, 30, 40), dtype=np.float32)
+    expected = RunnerSpec(**{**spec.__dict__, "backend": "onnxruntime"}).build().run(frame)
+
+    def broken(self, batch, out=None):
+        raise RuntimeError("simulated failure")
+
+    monkeypatch.setattr("vsr.backends.openvino.OpenVinoRunner.run", broken)
+    warnings = []
+    runner = cached_start.cached_cpu_runner(spec, warn=warnings.append)
+    np.testing.assert_array_equal(runner.run(frame), expected)
+    assert (runner.name, runner.precision) == ("onnxruntime", "fp32") and len(warnings) == 1
+    assert "openvino on cpu (bf16) failed on its first frames (simulated failure); using onnxruntime on cpu (fp32)" in warnings[0]
+
+
+def test_deep_pictures_start_onnxruntime_fp32_even_on_a_bf16_cpu(cache, espcn_weights, bf16_cpu):
+    spec = RunnerSpec(model="espcn", scale=2, weights=espcn_weights[2], device="cpu", input_bits=10)
+    assert spec.build().precision == "fp32"
+    quick = cached_start.cached_cpu_runner(spec)
+    assert quick is not None and (quick.name, quick.precision) == ("onnxruntime", "fp32")

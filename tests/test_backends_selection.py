@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from vsr import sysinfo
 from vsr.backends import BACKEND_NAMES, OnnxRuntimeBackend, TorchBackend, build_runner, make_backend
 from vsr.errors import ConfigError
 
@@ -14,8 +15,15 @@ HAVE_ORT = importlib.util.find_spec("onnxruntime") is not None
 CUDA = torch.cuda.is_available()
 
 
+@pytest.fixture(autouse=True)
+def no_bf16(monkeypatch):
+    """The CPU is taken to have no bf16 instructions, so that ``auto`` on it means ONNX Runtime
+    then torch on any machine (OpenVINO's place in the order: tests/test_backends_openvino.py)."""
+    monkeypatch.setattr(sysinfo, "cpu_accelerates_bf16", lambda: False)
+
+
 def test_names_cover_every_backend():
-    assert set(BACKEND_NAMES) == {"auto", "torch", "onnxruntime", "tensorrt"}
+    assert set(BACKEND_NAMES) == {"auto", "torch", "openvino", "onnxruntime", "tensorrt"}
 
 
 @pytest.mark.skipif(CUDA, reason="checks the CPU order; this machine has a GPU")

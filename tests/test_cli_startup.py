@@ -4,6 +4,7 @@ import sys
 
 import pytest
 
+from tests.conftest import cpu_default_engine
 from vsr.backends import BACKEND_NAMES
 from vsr.cli.common import BACKEND_CHOICES, MODEL_CHOICES
 from vsr.models import list_models
@@ -73,7 +74,8 @@ def test_a_repeated_cpu_job_runs_without_torch_and_writes_the_same(tmp_path, kin
         target = tmp_path / f"{run}{source.suffix}"
         rc, stderr, torch_loaded = _refuse_without_torch(tmp_path, "upscale", str(source), str(target), "--device", "cpu", "--quiet")
         assert rc == 0, stderr
-        assert "on onnxruntime cpu fp32" in stderr.splitlines()[-1]
+        backend, precision = cpu_default_engine()  # 8-bit pictures
+        assert f"on {backend} cpu {precision}" in stderr.splitlines()[-1]
         assert torch_loaded == (run == "first")
         with av.open(str(target)) as container:
             outputs.append([frame.to_ndarray(format="gray") for frame in container.decode(video=0)])

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import run_vsr
+from tests.conftest import cpu_default_engine, run_vsr
 from tests.video_clips import write_clip
 from vsr.backends.engine_hint import faster_engine_hint
 from vsr.report import JobReport, Reporter
@@ -40,15 +40,17 @@ def test_a_video_job_ends_with_the_report_line_even_when_quiet(tmp_path, clip, q
     assert (m["sin"], m["sout"]) == ("40x32", "80x64")
     assert float(m["s"]) > 0 and float(m["fps"]) > 0
     assert (m["model"], m["scale"]) == ("espcn", "2")
-    # The default install has ONNX Runtime: the automatic choice on a CPU runs it, in fp32.
-    assert (m["backend"], m["device"], m["precision"]) == ("onnxruntime", "cpu", "fp32")
+    # The default install has ONNX Runtime and (on x86) OpenVINO: the automatic choice on a CPU
+    # runs OpenVINO bf16 where the CPU has bf16 instructions, else ONNX Runtime fp32.
+    backend, precision = cpu_default_engine()
+    assert (m["backend"], m["device"], m["precision"]) == (backend, "cpu", precision)
     assert m["encoder"] == "libx264" and "crf=23" in m["settings"] and "preset=medium" in m["settings"]
     assert "pix_fmt=yuv420p" in m["settings"]
     report = json.loads(facts.read_text())
     assert report["line"] == line.removeprefix("vsr: ")
     assert report["frames_in"] == report["frames_out"] == 6
     assert report["size_in"] == [40, 32] and report["size_out"] == [80, 64]
-    assert (report["backend"], report["device"], report["precision"]) == ("onnxruntime", "cpu", "fp32")
+    assert (report["backend"], report["device"], report["precision"]) == (backend, "cpu", precision)
     assert report["encoder_settings"] == {"crf": "23", "preset": "medium", "pix_fmt": "yuv420p"}
     assert report["fps"] == pytest.approx(6 / report["seconds"])
     assert set(report["stage_ms_per_frame"]) == {"decode", "to_tensor", "sr", "to_frame", "encode"}
@@ -76,7 +78,8 @@ def test_image_and_folder_jobs_report_images_sizes_and_backend(tmp_path):
     many = run_vsr("upscale", folder, tmp_path / "out", "--scale", "3", "--report-json", tmp_path / "r.json")
     assert many.returncode == 0, many.stderr.decode()
     line = _last_line(many.stderr)
-    assert re.match(r"vsr: wrote \S+out: 2 -> 2 images, 12x10 -> 36x30, .*; espcn x3 on onnxruntime cpu fp32; png$", line), line
+    backend, precision = cpu_default_engine()  # 8-bit PNGs
+    assert re.match(rf"vsr: wrote \S+out: 2 -> 2 images, 12x10 -> 36x30, .*; espcn x3 on {backend} cpu {precision}; png$", line), line
     assert json.loads((tmp_path / "r.json").read_text())["kind"] == "images"
 
 
@@ -170,6 +173,7 @@ def test_the_library_reports_through_the_reporter_it_is_given(tmp_path, espcn, m
 
     monkeypatch.setattr(OnnxRuntimeBackend, "build", broken)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr("vsr.sysinfo.cpu_accelerates_bf16", lambda: False)  # auto: ONNX Runtime, then torch
     stream = io.StringIO()
     runner = build_runner(espcn, make_backend("auto", cache_dir=str(tmp_path)), warn=Reporter(stream=stream).warn)
     assert runner.name == "torch"

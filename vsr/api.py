@@ -35,20 +35,21 @@ def is_image_job(source: str | os.PathLike) -> bool:
     return path.is_dir() or is_image_path(path)
 
 
-def check_job(source: str | os.PathLike, target: str | os.PathLike, overwrite: bool = False, **video_options) -> None:
+def check_job(source: str | os.PathLike, target: str | os.PathLike, overwrite: bool = False, **video_options) -> int | None:
     """Refuse a job that cannot work (missing or unreadable input, unusable output or encoder
-    settings) with a one-line error, cheaply: the CLI calls it before loading a model."""
+    settings) with a one-line error, cheaply: the CLI calls it before loading a model. Return the
+    input's bits per sample where known (None: a pipe, or a stream that does not say), which
+    decides whether bf16 may be the default precision (:attr:`RunnerSpec.input_bits`)."""
     if str(source) != "-" and not Path(source).exists():
         raise InputError(f"{source}: no such file or directory")
     if is_image_job(source):
         from .image_job import check_image_job
 
-        check_image_job(source, target, overwrite)
-        return
+        return check_image_job(source, target, overwrite)
     from .video.pipeline import check_video_job
 
     options = {k: video_options.get(k) for k in ("codec", "crf", "preset", "container_format", "cut")}
-    check_video_job(source, target, overwrite, **options)
+    return check_video_job(source, target, overwrite, **options)
 
 
 def upscale_path(

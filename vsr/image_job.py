@@ -17,7 +17,7 @@ from pathlib import Path
 from .backends.base import Runner
 from .errors import OutputError
 from .files import atomic_write, check_target, claim_output, sha256_file
-from .imaging.image_io import IMAGE_EXTENSIONS, list_images, read_image, write_image
+from .imaging.image_io import IMAGE_EXTENSIONS, image_bits, list_images, read_image, write_image
 from .imaging.luma_sr import upscale_image
 
 RECORD_NAME = ".vsr-folder-job.jsonl"
@@ -138,14 +138,16 @@ def _folder_plan(source: Path, target: Path, overwrite: bool, settings: dict | N
     return todo, kept, record
 
 
-def check_image_job(source: str | os.PathLike, target: str | os.PathLike, overwrite: bool = False, settings: dict | None = None) -> None:
-    """Raise the error the image job would raise for this input or output, before a model loads."""
+def check_image_job(source: str | os.PathLike, target: str | os.PathLike, overwrite: bool = False, settings: dict | None = None) -> int:
+    """Raise the error the image job would raise for this input or output, before a model loads;
+    return the deepest sample depth (bits) among the images it will read."""
     source, target = Path(source), Path(target)
     if source.is_dir():
-        _folder_plan(source, target, overwrite, settings)
-        return
+        todo, _, _ = _folder_plan(source, target, overwrite, settings)
+        return max((image_bits(src) for src, _ in todo), default=8)
     _checked_format(source, target, overwrite)
-    read_image(source)  # decodes it once more, but images are small beside a model's start-up
+    # Decoded once more, but images are small beside a model's start-up.
+    return 8 * read_image(source).pixels.dtype.itemsize
 
 
 def _stale_note(removed: list[Path]) -> str:

@@ -18,7 +18,9 @@ class RunnerSpec:
 
     ``weights`` None means the shipped weights for ``model`` x``scale``; ``backend`` is a name of
     :data:`vsr.backends.BACKEND_NAMES`; ``device``, ``precision`` and ``threads`` None take the
-    backend's own defaults (:func:`vsr.backends.make_backend`).
+    backend's own defaults (:func:`vsr.backends.make_backend`). ``input_bits`` are the bits per
+    sample of the pictures it will run on (None: unknown): a CPU with bf16 instructions runs bf16
+    by default only for pictures of 8 bits, which bf16's 8 significant bits keep.
     """
 
     model: str = "espcn"
@@ -28,6 +30,7 @@ class RunnerSpec:
     device: str | None = None
     precision: str | None = None
     threads: int | None = None
+    input_bits: int | None = 8
 
     def build(self, warn=None):
         """Load the model and make it ready on the backend: a :class:`vsr.backends.Runner`;
@@ -44,5 +47,5 @@ class RunnerSpec:
         from .models import load_model
 
         model = load_model(self.model, self.scale, self.weights)
-        backend = make_backend(self.backend, device=self.device, precision=self.precision, threads=self.threads)
+        backend = make_backend(self.backend, device=self.device, precision=self.precision, threads=self.threads, input_bits=self.input_bits)
         return build_runner(model, backend, warn=warn)

@@ -3,9 +3,9 @@
 ``make_backend(name, device, precision)`` gives a backend value (a frozen dataclass of its knobs);
 ``build_runner(model, backend)`` gives a runner with fallback, the fp16 guard and tiling applied.
 The backend classes are registered by name in ``selection.BACKENDS``: ``tensorrt``
-(``tensorrt.py``, optional extra ``vsr[tensorrt]``; imported only when used), ``onnxruntime``
-(``onnxruntime.py``, optional extra ``vsr[onnx]``) and ``torch`` (``torch_backend.py``); each
-class owns its defaults and says whether it uses a GPU.
+(``tensorrt.py``, optional extra ``vsr[tensorrt]``; imported only when used), ``openvino``
+(``openvino.py``: bf16 on CPUs with bf16 instructions), ``onnxruntime`` (``onnxruntime.py``) and
+``torch`` (``torch_backend.py``); each class owns its defaults and says whether it uses a GPU.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from .base import OutOfMemory, Runner
 # must not import torch, or every command (even `vsr --help`) would pay its 2 s start-up.
 _LAZY = {
     "OnnxRuntimeBackend": ".onnxruntime",
+    "OpenVinoBackend": ".openvino",
     "BACKEND_NAMES": ".selection",
     "BACKENDS": ".selection",
     "backend_class": ".selection",
@@ -40,6 +41,7 @@ __all__ = [
     "AutoBackend",
     "TorchBackend",
     "OnnxRuntimeBackend",
+    "OpenVinoBackend",
     "TensorRTBackend",
     "make_backend",
     "build_runner",

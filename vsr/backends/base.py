@@ -68,6 +68,16 @@ def output_for(batch: np.ndarray, scale: int, out: np.ndarray | None) -> np.ndar
     return out
 
 
+# bf16 carries 8 significant bits: enough for 8-bit pictures, not for deeper ones.
+BF16_SIGNIFICANT_BITS = 8
+
+
+def bf16_keeps(input_bits: int | None) -> bool:
+    """Whether bf16 keeps every significant bit of pictures with ``input_bits`` bits per sample
+    (None: unknown, so no)."""
+    return input_bits is not None and input_bits <= BF16_SIGNIFICANT_BITS
+
+
 def default_precision(device: str) -> str:
     """fp16 on a CUDA GPU (about twice fp32 on tensor cores), fp32 on the CPU: the default of the
     backends that run on both."""

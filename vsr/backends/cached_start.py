@@ -1,17 +1,19 @@
-"""The quick start: ONNX Runtime on the CPU from a graph an earlier run left, without importing torch.
+"""The quick start: a CPU runtime on a graph an earlier run left, without importing torch.
 
-On a CPU-only machine the automatic choice is ONNX Runtime in fp32, and after the first run with
-a weights file its graph sits in the cache with a card beside it (:mod:`.graph_card`). Loading
-torch only to find that graph again costs most of a second on every run, a tenth of a typical
-job; this module finds it from the weights file's hash instead and builds the same runner the
-ordinary path would (side-by-side sessions, tiling, the first-output check), so the output is the
-same to the bit.
+On a CPU-only machine the automatic choice is OpenVINO in bf16 (a CPU with bf16 instructions,
+8-bit pictures) or ONNX Runtime in fp32, and after the first run with a weights file its graph
+sits in the cache with a card beside it (:mod:`.graph_card`). Loading torch only to find that
+graph again costs most of a second on every run, a tenth of a typical job; this module finds it
+from the weights file's hash instead and builds the same runner the ordinary path would
+(side-by-side sessions, the bf16 guard, tiling, the first-output check), so the output is the same
+to the bit.
 
 Anything it cannot decide without torch sends the run down the ordinary path (None is returned):
 another backend, device or precision asked for; a GPU that torch might use; no card, a bad one,
-or sessions that fail to start. Under ``auto``, torch on the CPU stays the fallback when the graph
-fails its first frames, built (and torch imported) only then: the same order as
-:class:`.selection.AutoBackend` on a CPU, which a test keeps in step.
+or a runtime that fails to start. Under ``auto``, the rest of :class:`.selection.AutoBackend`'s
+order on a CPU stays the fallback when the graph fails its first frames, each built only then
+(ONNX Runtime from its own card when it has one, torch imported only where needed); a test keeps
+the two orders in step.
 """
 from __future__ import annotations
 
@@ -20,10 +22,14 @@ from pathlib import Path
 
 from ..files import sha256_file
 from ..shipped import find_shipped, shipped_path
+from .. import sysinfo
 from ..sysinfo import may_have_gpu
+from .base import bf16_keeps
 from .fallback import Candidate, FallbackRunner
 from .graph_card import card_key, read_card
+from .guard import NonFiniteGuard
 from .onnxruntime import OnnxRuntimeBackend
+from .openvino import OpenVinoBackend, openvino_installed
 from .output_check import FirstOutputCheck
 from .tiling import TiledRunner, cpu_tile_limit
 
@@ -31,11 +37,10 @@ from .tiling import TiledRunner, cpu_tile_limit
 def cached_cpu_runner(spec, warn=None):
     """The runner ``spec`` (a :class:`vsr.runner_spec.RunnerSpec`) asks for, built from a cached
     graph without torch, or None when the ordinary path must build it."""
-    if spec.backend not in ("auto", OnnxRuntimeBackend.name) or spec.precision not in (None, "fp32"):
-        return None
     if spec.device not in (None, "cpu") or (spec.device is None and may_have_gpu()):
         return None
-    if importlib.util.find_spec("onnxruntime") is None:
+    backends = _cpu_backends(spec)
+    if not backends:
         return None
     weights = _weights_path(spec)
     if weights is None:
@@ -44,7 +49,38 @@ def cached_cpu_runner(spec, warn=None):
         digest = sha256_file(weights)
     except OSError:
         return None  # the ordinary path says what is wrong with the file
-    backend = OnnxRuntimeBackend(device="cpu", threads=spec.threads)
+    runner = _from_card(backends[0], spec, digest)
+    if runner is None:
+        return None
+    if spec.backend == "auto":
+        candidates = [Candidate(_describe(backends[0]), lambda: runner)]
+        for later in backends[1:]:
+            candidates.append(Candidate(_describe(later), lambda later=later: _from_card(later, spec, digest) or _ordinary(later, spec)))
+        candidates.append(Candidate("torch on cpu (fp32)", lambda: _torch_on_cpu(spec)))
+        runner = FallbackRunner(candidates, spec.scale, warn)
+    return FirstOutputCheck(runner)
+
+
+def _cpu_backends(spec) -> list:
+    """The graph runtimes ``spec`` may run on this CPU, in ``auto``'s order (torch, the last
+    resort, not included); empty when the quick start cannot serve it."""
+    bf16_default = spec.precision is None and bf16_keeps(spec.input_bits)
+    found = []
+    if spec.backend in ("auto", OpenVinoBackend.name) and (spec.precision == "bf16" or bf16_default):
+        if sysinfo.cpu_accelerates_bf16() and openvino_installed():
+            found.append(OpenVinoBackend(precision="bf16", threads=spec.threads))
+    if spec.backend == OpenVinoBackend.name and spec.precision == "fp32" and openvino_installed():
+        found.append(OpenVinoBackend(precision="fp32", threads=spec.threads))
+    if spec.backend in ("auto", OnnxRuntimeBackend.name) and spec.precision in (None, "fp32"):
+        if importlib.util.find_spec("onnxruntime") is not None:
+            found.append(OnnxRuntimeBackend(device="cpu", threads=spec.threads))
+    if spec.backend != "auto":
+        return found[:1]
+    return found if spec.precision != "bf16" else found[:1]
+
+
+def _from_card(backend, spec, digest: str):
+    """``backend``'s runner on the graph its card names, wrapped as the ordinary path wraps it, or None."""
     name = card_key(digest, spec.model, spec.scale, backend.opset, backend.runtime_tag(), backend.block_subpixel)
     found = read_card(backend.cache_dir, name)
     if found is None:
@@ -53,14 +89,28 @@ def cached_cpu_runner(spec, warn=None):
     if card.model != spec.model or card.scale != spec.scale:
         return None
     try:
-        sessions = backend.runner_for_graph(card.scale, graph, True, card.receptive_radius)
+        raw = backend.runner_for_graph(card.scale, graph, True, card.receptive_radius)
     except Exception:
         return None  # a damaged graph: the ordinary path meets it too, and falls back or says why
-    runner = TiledRunner(sessions, card.receptive_radius, cpu_tile_limit(card.activation_bytes_per_pixel))
-    if spec.backend == "auto":
-        ready = Candidate(f"{backend.name} on cpu (fp32)", lambda: runner)
-        runner = FallbackRunner([ready, Candidate("torch on cpu (fp32)", lambda: _torch_on_cpu(spec))], card.scale, warn)
-    return FirstOutputCheck(runner)
+    runner = raw
+    itemsize = 4
+    if raw.precision != "fp32":
+        itemsize = 2
+        runner = NonFiniteGuard(raw, lambda: _torch_on_cpu(spec))
+    per_pixel = card.activation_bytes_per_pixel * itemsize // 4  # the card holds fp32's
+    return TiledRunner(runner, card.receptive_radius, cpu_tile_limit(per_pixel))
+
+
+def _describe(backend) -> str:
+    return f"{backend.name} on cpu ({backend.precision})"
+
+
+def _ordinary(backend, spec):
+    """``backend`` built the ordinary way (torch imported, graph exported), for a fallback."""
+    from ..models import load_model
+    from .selection import wrapped_runner
+
+    return wrapped_runner(load_model(spec.model, spec.scale, spec.weights), backend)
 
 
 def _weights_path(spec) -> Path | None:

@@ -84,9 +84,10 @@ class OnnxRuntimeBackend:
 
     @classmethod
     def auto_candidate(cls, device: str, precision: str, threads=None, cache_dir=None) -> "OnnxRuntimeBackend | None":
-        """A candidate of ``auto`` on the CPU in fp32, when ``onnxruntime`` is installed (looked up,
-        not imported). On a GPU, TensorRT and torch come first and ORT is not tried."""
-        if device != "cpu" or precision != "fp32" or importlib.util.find_spec("onnxruntime") is None:
+        """A candidate of ``auto`` on the CPU in fp32 (asked for, or no precision asked), when
+        ``onnxruntime`` is installed (looked up, not imported). On a GPU, TensorRT and torch come
+        first and ORT is not tried."""
+        if device != "cpu" or precision not in (None, "fp32") or importlib.util.find_spec("onnxruntime") is None:
             return None
         return cls(device="cpu", threads=threads, cache_dir=cache_dir)
 

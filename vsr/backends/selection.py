@@ -2,8 +2,11 @@
 
 :data:`BACKENDS` is the one registry of backend classes, fastest first. ``auto`` asks each, on a
 CUDA GPU and then on the CPU, whether it applies there (``auto_candidate``): today TensorRT on
-CUDA (if ``tensorrt`` is installed), torch on CUDA, ONNX Runtime on CPU (if installed), torch on
-CPU. A named backend's defaults are its class's (``for_request``). Backends that cannot apply (no GPU, package missing,
+CUDA (if ``tensorrt`` is installed), torch on CUDA, OpenVINO in bf16 on a CPU with bf16
+instructions (if installed), ONNX Runtime in fp32 on the CPU (if installed), torch on the CPU. On
+the CPU, a precision not asked for is each candidate's own default (OpenVINO: bf16; the others:
+fp32), so a bf16-capable CPU runs bf16 first and fp32 after it, as a GPU runs fp16. A named
+backend's defaults are its class's (``for_request``). Backends that cannot apply (no GPU, package missing,
 precision unsupported) are skipped silently; one that applies but fails to build, or fails its
 first batch, is reported in a single warning line on stderr, naming what was used instead. A backend named explicitly is never
 replaced: if it cannot run, :class:`~vsr.errors.ConfigError` says why.
@@ -16,24 +19,25 @@ the same stack from the graph's card: tiling, and under ``auto`` the same fallba
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn as nn
 
 from ..errors import ConfigError, VsrError
-from .base import PRECISIONS, default_precision, device_uses_gpu, first_line
+from .base import PRECISIONS, bf16_keeps, default_precision, device_uses_gpu, first_line
 from .fallback import Candidate, FallbackRunner
 from .guard import NonFiniteGuard
 from .output_check import FirstOutputCheck
 from .onnxruntime import OnnxRuntimeBackend
+from .openvino import OpenVinoBackend
 from .tensorrt import TensorRTBackend
 from .footprint import activation_bytes_per_pixel, receptive_radius
 from .tiling import TiledRunner, cpu_tile_limit
 from .torch_backend import TorchBackend
 
 # The backend classes by name, fastest first: the order in which ``auto`` tries them on a device.
-BACKENDS = {"tensorrt": TensorRTBackend, "onnxruntime": OnnxRuntimeBackend, "torch": TorchBackend}
+BACKENDS = {"tensorrt": TensorRTBackend, "openvino": OpenVinoBackend, "onnxruntime": OnnxRuntimeBackend, "torch": TorchBackend}
 BACKEND_NAMES = ("auto", *BACKENDS)
 
 # Share of the GPU's free memory (at build time) a CUDA runner may plan for.
@@ -48,6 +52,7 @@ class AutoBackend:
     precision: str | None = None
     threads: int | None = None
     cache_dir: str | None = None
+    bf16_default: bool = True  # may a CPU run bf16 when no precision is asked (8-bit input)?
 
     name = "auto"
 
@@ -78,13 +83,18 @@ class AutoBackend:
             gpu = device or "cuda"
             found += self._candidates_on(gpu, self.precision or default_precision(gpu))
         if self.precision == "fp16" and not found:
-            raise ConfigError("fp16 needs a CUDA GPU; on CPU use fp32 (or bf16 with --backend torch)")
+            raise ConfigError("fp16 needs a CUDA GPU; on the CPU use fp32 or bf16")
         if device is None or device == "cpu":
-            # Falling back from a GPU in fp16 means fp32 on the CPU; an explicit bf16 stays bf16 (torch).
-            found += self._candidates_on("cpu", "bf16" if self.precision == "bf16" else "fp32")
+            # Falling back from a GPU in fp16 means fp32 on the CPU; an explicit bf16 stays bf16;
+            # none asked: each candidate's own CPU default (OpenVINO bf16, then the others' fp32).
+            if self.precision is None:
+                cpu_precision = None if self.bf16_default else "fp32"
+            else:
+                cpu_precision = "bf16" if self.precision == "bf16" else "fp32"
+            found += self._candidates_on("cpu", cpu_precision)
         return found
 
-    def _candidates_on(self, device: str, precision: str) -> list:
+    def _candidates_on(self, device: str, precision: str | None) -> list:
         """The registered backends that apply on ``device`` in ``precision``, in registry order."""
         found = (cls.auto_candidate(device, precision, self.threads, self.cache_dir) for cls in BACKENDS.values())
         return [backend for backend in found if backend is not None]
@@ -105,16 +115,25 @@ def make_backend(
     precision: str | None = None,
     threads: int | None = None,
     cache_dir: str | None = None,
+    input_bits: int | None = 8,
 ):
     """The backend value for a name; ``auto`` picks the fastest one this machine has.
 
     ``device``, ``precision`` None take the backend class's defaults (its ``for_request``; for torch,
-    a CUDA GPU when there is one, fp16 there and fp32 on the CPU). Raises :class:`ConfigError` for a combination that cannot run here.
+    a CUDA GPU when there is one, fp16 there and fp32 on the CPU; on a CPU with bf16 instructions,
+    bf16). ``input_bits`` are the bits per sample of the pictures it will run on (None: unknown):
+    deeper than bf16 keeps, and no precision asked, it defaults to fp32 instead. Raises
+    :class:`ConfigError` for a combination that cannot run here.
     """
     cls = backend_class(name)
     if precision is not None and precision not in PRECISIONS:
         raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
     backend = cls.for_request(device, precision, threads, cache_dir)
+    if precision is None and not bf16_keeps(input_bits):
+        if isinstance(backend, AutoBackend):
+            backend = replace(backend, bf16_default=False)
+        elif backend.precision == "bf16":
+            backend = replace(backend, precision="fp32")
     backend.check()
     return backend
 

@@ -50,8 +50,9 @@ class TorchBackend:
 
     @classmethod
     def auto_candidate(cls, device: str, precision: str, threads=None, cache_dir=None) -> "TorchBackend":
-        """Always a candidate of ``auto``: torch is what vsr itself runs on (threads: CPU only)."""
-        return cls(device=device, precision=precision, threads=threads if device == "cpu" else None)
+        """Always a candidate of ``auto``: torch is what vsr itself runs on (threads: CPU only);
+        precision None: its default on ``device``."""
+        return cls(device=device, precision=precision or default_precision(device), threads=threads if device == "cpu" else None)
 
     @staticmethod
     def uses_gpu(device: str | None) -> bool | None:

@@ -54,7 +54,7 @@ def add_parser(sub) -> None:
     q.add_argument("--published", metavar="FILE", help="published figures (default: the table shipped in vsr/benchmark/published.json)")
     q.add_argument("--json", metavar="FILE", help="result file; the .md table and .png plot go beside it (default: vsr-bench/quality-<UTC time>.json)")
     q.add_argument("--no-plot", action="store_true", help="no .png plot")
-    add_backend_flags(q)
+    add_backend_flags(q, scoring=True)
     q.set_defaults(handler=run_quality)
 
     sp = kinds.add_parser(

@@ -8,7 +8,7 @@ from ..shipped import shipped_summary
 # The registries' names, written out so that parsing arguments (and `--help`, and refusing a bad
 # input) does not import torch; tests/test_cli_startup.py checks they match the registries.
 MODEL_CHOICES = ("espcn", "msrn")
-BACKEND_CHOICES = ("auto", "tensorrt", "onnxruntime", "torch")
+BACKEND_CHOICES = ("auto", "tensorrt", "openvino", "onnxruntime", "torch")
 
 
 class HelpFormatter(argparse.HelpFormatter):
@@ -50,12 +50,25 @@ def add_model_flags(p: argparse.ArgumentParser, default_scale: int = 2) -> None:
     g.add_argument("--weights", metavar="PATH", help="safetensors weights to use (default: the shipped ones for --model and --scale)")
 
 
-def add_backend_flags(p: argparse.ArgumentParser) -> None:
+def add_backend_flags(p: argparse.ArgumentParser, scoring: bool = False) -> None:
+    """The backend flags; ``scoring`` commands measure in fp32 unless --precision says otherwise."""
     g = p.add_argument_group("backend")
     g.add_argument("--backend", default="auto", choices=BACKEND_CHOICES, help="inference engine; auto picks the fastest available")
     g.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available, else cpu)")
-    g.add_argument("--precision", choices=("fp32", "fp16", "bf16"), help="numeric precision (default: fp16 on CUDA, fp32 on CPU)")
+    if scoring:
+        g.add_argument("--precision", choices=("fp32", "fp16", "bf16"), default="fp32", help="numeric precision of the model; scores are measured in fp32 unless asked")
+    else:
+        g.add_argument("--precision", choices=("fp32", "fp16", "bf16"), help=f"numeric precision (default: fp16 on CUDA; on the CPU {_cpu_default_precision()})")
     g.add_argument("--threads", type=int, metavar="N", help=f"CPU threads for inference (default: one per core, {_cores()} here)")
+
+
+def _cpu_default_precision() -> str:
+    from .. import sysinfo
+    from ..backends.openvino import openvino_installed
+
+    if sysinfo.cpu_accelerates_bf16() and openvino_installed():
+        return "bf16 for 8-bit pictures, as this CPU has bf16 instructions (OpenVINO), else fp32"
+    return "fp32 (bf16 where a CPU has bf16 instructions and OpenVINO is installed)"
 
 
 def _cores() -> int:
@@ -64,13 +77,16 @@ def _cores() -> int:
     return usable_cores()
 
 
-def runner_spec_from_args(args: argparse.Namespace, model: str, scale: int, weights=None):
-    """``model`` x``scale`` on the backend the backend flags ask for, as a RunnerSpec (by name)."""
+def runner_spec_from_args(args: argparse.Namespace, model: str, scale: int, weights=None, input_bits: int | None = 8):
+    """``model`` x``scale`` on the backend the backend flags ask for, as a RunnerSpec (by name),
+    for pictures of ``input_bits`` bits per sample (None: unknown)."""
     from ..runner_spec import RunnerSpec
 
-    return RunnerSpec(model=model, scale=scale, weights=weights, backend=args.backend, device=args.device, precision=args.precision, threads=args.threads)
+    return RunnerSpec(model=model, scale=scale, weights=weights, backend=args.backend, device=args.device,
+                      precision=args.precision, threads=args.threads, input_bits=input_bits)
 
 
-def runner_from_args(args: argparse.Namespace, warn=None):
+def runner_from_args(args: argparse.Namespace, warn=None, input_bits: int | None = 8):
     """The runner the model flags and the backend flags ask for."""
-    return runner_spec_from_args(args, model=args.model, scale=args.scale, weights=args.weights).build(warn=warn)
+    spec = runner_spec_from_args(args, model=args.model, scale=args.scale, weights=args.weights, input_bits=input_bits)
+    return spec.build(warn=warn)

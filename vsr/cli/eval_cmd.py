@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
     p.add_argument("--lr-dir", dest="lr", metavar="DIR", help="folder of LR images with the same names, e.g. MATLAB-made (default: made from --hr by MATLAB-compatible bicubic)")
     p.add_argument("--json", metavar="FILE", help="also write the figures to this JSON file")
     add_model_flags(p, default_scale=3)
-    add_backend_flags(p)
+    add_backend_flags(p, scoring=True)
     p.set_defaults(handler=run)
 
 

@@ -121,13 +121,16 @@ def run(args: argparse.Namespace) -> int:
             video_options["cut"] = Cut(args.start or 0.0, args.duration, args.frames)
     elif args.start is not None or args.duration is not None or args.frames is not None:
         raise ConfigError("--start, --duration and --frames are for videos, not images")
-    check_job(args.input, args.output, overwrite=args.overwrite, **video_options)  # in ms, before torch loads
+    # In ms, before torch loads; the input's depth decides whether bf16 may be the default.
+    input_bits = check_job(args.input, args.output, overwrite=args.overwrite, **video_options)
     reporter = Reporter(quiet=args.quiet, verbose=args.verbose, json_path=args.report_json)
-    runner = runner_from_args(args, warn=reporter.warn)
+    runner = runner_from_args(args, warn=reporter.warn, input_bits=input_bits)
     if args.backend == "auto":
         from ..backends.engine_hint import faster_engine_hint
 
-        hint = faster_engine_hint(runner)
+        from ..backends.base import bf16_keeps
+
+        hint = faster_engine_hint(runner, bf16_allowed=args.precision is None and bf16_keeps(input_bits))
         if hint:
             reporter.note(hint)
     image_options = {}
@@ -156,7 +159,9 @@ def run_cluster(args: argparse.Namespace) -> int:
         raise ConfigError("--start, --duration and --frames do not go with --cluster yet; cut the video first")
 
     names = ("model", "scale", "weights", "backend", "device", "precision", "threads", "codec", "crf", "preset", "pix_fmt", "batch")
-    settings = ClusterSettings(**{name: getattr(args, name) for name in names})
+    from ..video.reader import source_sample_bits
+
+    settings = ClusterSettings(**{name: getattr(args, name) for name in names}, input_bits=source_sample_bits(args.input))
     reporter = Reporter(quiet=args.quiet, verbose=args.verbose, json_path=args.report_json)
     result = upscale_cluster(
         args.input, args.output, settings,

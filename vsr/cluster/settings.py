@@ -32,6 +32,8 @@ class ClusterSettings:
     preset: str | None = None
     pix_fmt: str | None = None
     batch: int | None = None
+    input_bits: int | None = 8  # the source's bits per sample: whether bf16 may be the default
+
 
     def runner_spec(self) -> RunnerSpec:
         """The runner a task builds (:meth:`RunnerSpec.build`), its fields given by name."""
@@ -43,6 +45,7 @@ class ClusterSettings:
             device=self.device,
             precision=self.precision,
             threads=self.threads,
+            input_bits=self.input_bits,
         )
 
     def video_options(self) -> dict:

@@ -52,6 +52,21 @@ def list_images(directory: str | os.PathLike, hint: str = "") -> list[Path]:
     return files
 
 
+def image_bits(path: str | os.PathLike) -> int:
+    """Bits per sample of an image file (8 or 16), from its header alone (nothing decoded);
+    8 for a file Pillow cannot identify (reading it will say what is wrong)."""
+    from PIL import Image as PILImage
+
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".png" and _png_is_16bit_colour(path):
+            return 16
+        with PILImage.open(path) as img:
+            return 16 if img.mode in ("I;16", "I;16B", "I;16L", "I") else 8
+    except Exception:  # noqa: BLE001 - any unreadable file: its job reports it
+        return 8
+
+
 def _png_is_16bit_colour(path: Path) -> bool:
     with open(path, "rb") as f:
         header = f.read(26)

@@ -41,7 +41,7 @@ from .decode_stage import DecodeStage, End, Picture, PictureFeed
 from .encode_stage import FrameMaker, encode_pictures
 from .encoder import Encoder, choose_encoder, choose_layout, output_format
 from .ffmpeg_log import captured_ffmpeg_log
-from .reader import VideoReader
+from .reader import VideoReader, sample_bits
 from .sr_stage import super_resolve
 from .stage_threads import POLL_S, Channel, Stopped, Worker
 from .stages import StageTimes
@@ -107,16 +107,21 @@ def check_video_job(
     preset: str | None = None,
     container_format: str | None = None,
     cut: Cut | None = None,
-) -> None:
+) -> int | None:
     """Raise the error :func:`upscale_video` would raise for this input, output or encoder, without
-    decoding a frame (stdin is not read: it can be read only once)."""
+    decoding a frame (stdin is not read: it can be read only once). Return the source's bits per
+    sample, as its stream declares them (None for stdin, or a stream that declares no format)."""
     source, target = str(source), str(target)
     if cut is not None:
         cut.check()
     _check_output(source, target, overwrite, codec, crf, preset, container_format)
-    if source != "-":
-        with captured_ffmpeg_log() as log:
-            VideoReader(source, log).container.close()
+    if source == "-":
+        return None
+    with captured_ffmpeg_log() as log:
+        reader = VideoReader(source, log)
+        reader.container.close()
+    return sample_bits(reader.info.pix_fmt)
+
 
 
 def upscale_video(

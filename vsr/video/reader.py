@@ -262,3 +262,26 @@ def y4m_frame_bytes(fmt: av.VideoFormat, width: int, height: int) -> int:
 def _read_head(path: str, size: int = 512) -> bytes:
     with open(path, "rb") as f:
         return f.read(size)
+
+
+def sample_bits(pix_fmt: str | None) -> int | None:
+    """Bits per sample of an FFmpeg pixel format (``yuv420p10le``: 10), None if unknown."""
+    if pix_fmt is None:
+        return None
+    try:
+        return max(component.bits for component in av.VideoFormat(pix_fmt).components)
+    except (ValueError, TypeError):
+        return None
+
+
+def source_sample_bits(source: str | os.PathLike) -> int | None:
+    """Bits per sample of a video file's stream, as it declares them; None for stdin, or when the
+    file cannot be opened (the job itself then says why)."""
+    if str(source) == STDIO:
+        return None
+    try:
+        reader = VideoReader(source)
+    except Exception:  # noqa: BLE001 - the job reports a bad source
+        return None
+    reader.container.close()
+    return sample_bits(reader.info.pix_fmt)
