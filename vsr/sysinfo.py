@@ -89,7 +89,7 @@ def gpu_description() -> str | None:
 
 def library_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
-    for package in ("vsr", "torch", "numpy", "av", "onnxruntime", "tensorrt", "opencv-contrib-python-headless", "opencv-python", "pillow", "ray"):
+    for package in ("vsr", "torch", "numpy", "av", "onnxruntime", "openvino", "tensorrt", "opencv-contrib-python-headless", "opencv-python", "pillow", "ray"):
         try:
             versions[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
