@@ -113,11 +113,13 @@ def test_bad_inputs_give_one_line_and_leave_nothing(tmp_path, espcn_weights, cli
 def test_msrn_without_weights_is_one_line_with_the_way_out(tmp_path):
     from vsr.models import find_shipped
 
-    if find_shipped("msrn", 2):
-        pytest.skip("MSRN weights ship now")
+    missing = [s for s in (2, 3, 4) if find_shipped("msrn", s) is None]
+    if not missing:
+        pytest.skip("MSRN weights ship for every scale now")
     good = write(tmp_path / "good.png", CASES["odd.png"])
-    line = assert_one_line_error(run_vsr("upscale", good, tmp_path / "o.png", "--model", "msrn"), "no msrn weights")
-    assert "vsr train --model msrn" in line
+    result = run_vsr("upscale", good, tmp_path / "o.png", "--model", "msrn", "--scale", str(missing[0]))
+    line = assert_one_line_error(result, "msrn weights")
+    assert f"vsr train --model msrn --scale {missing[0]}" in line
 
 
 def test_unwritable_output_directory(tmp_path, espcn_weights, cli):

@@ -19,7 +19,13 @@ from .weights import check_identity, check_layout, load_weights_into, parse_conf
 def _no_weights_message(model: str, scale: int) -> str:
     scales = shipped_scales(model)
     if scales:
-        return f"no shipped {model} weights for x{scale} (shipped: {', '.join(f'x{s}' for s in scales)}); pass --weights PATH"
+        # Another scale's file shares the body: training this scale from it is the quick way.
+        start = shipped_path(find_shipped(model, scales[0]))
+        return (
+            f"no shipped {model} weights for x{scale} (shipped: {', '.join(f'x{s}' for s in scales)}); pass --weights PATH, "
+            f"or train them from the x{scales[0]} weights: `vsr train --model {model} --scale {scale} --init-weights {start} "
+            f"--train-dir DIR --val-dir DIR --out runs/{model}_x{scale}`"
+        )
     return (
         f"no {model} weights ship with vsr; train them with "
         f"`vsr train --model {model} --scale {scale} --train-dir DIR --val-dir DIR --out runs/{model}_x{scale}` "
