@@ -160,7 +160,9 @@ def start_long_run(clip, target, weights):
 
 @pytest.fixture(scope="module")
 def long_clip(tmp_path_factory):
-    return write_clip(tmp_path_factory.mktemp("long") / "long.y4m", frames=150, width=160, height=120)
+    # Long enough that a fast CPU engine (OpenVINO bf16: ~1 ms a frame here) cannot finish it
+    # between the test seeing the temporary file and its signal arriving on a loaded machine.
+    return write_clip(tmp_path_factory.mktemp("long") / "long.y4m", frames=600, width=160, height=120)
 
 
 @pytest.mark.parametrize(
