@@ -159,16 +159,17 @@ def test_auto_falls_back_to_torch_when_the_graph_fails_its_first_frames(cache, e
     np.testing.assert_allclose(result, expected, atol=1e-5)
 
 
-@pytest.mark.parametrize("bf16, input_bits", [(False, 8), (True, 8), (True, 10)])
-def test_its_fallback_order_is_autos_on_a_cpu(monkeypatch, bf16, input_bits):
+@pytest.mark.parametrize("bf16, input_bits, precision", [(False, 8, None), (True, 8, None), (True, 10, None), (True, 8, "bf16"), (True, 8, "fp32")])
+def test_its_fallback_order_is_autos_on_a_cpu(monkeypatch, bf16, input_bits, precision):
     from vsr.backends import make_backend
 
     monkeypatch.setattr(sysinfo, "cpu_accelerates_bf16", lambda: bf16)
-    spec = RunnerSpec(model="espcn", scale=2, device="cpu", input_bits=input_bits)
-    quick = [(b.name, b.precision) for b in cached_start._cpu_backends(spec)] + [("torch", "fp32")]
-    auto = [(b.name, b.precision) for b in make_backend("auto", device="cpu", input_bits=input_bits).candidates()]
+    spec = RunnerSpec(model="espcn", scale=2, device="cpu", precision=precision, input_bits=input_bits)
+    torch_last = ("torch", "bf16" if precision == "bf16" else "fp32")
+    quick = [(b.name, b.precision) for b in cached_start._cpu_backends(spec)] + [torch_last]
+    auto = [(b.name, b.precision) for b in make_backend("auto", device="cpu", precision=precision, input_bits=input_bits).candidates()]
     assert quick == auto
-    assert (auto[0] == ("openvino", "bf16")) == (bf16 and input_bits == 8 and openvino_installed())
+    assert (auto[0] == ("openvino", "bf16")) == (bf16 and input_bits == 8 and precision != "fp32" and openvino_installed())
 
 
 def test_openvino_quick_runner_equals_the_ordinary_one(cache, espcn_weights, bf16_cpu):

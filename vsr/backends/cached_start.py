@@ -56,7 +56,8 @@ def cached_cpu_runner(spec, warn=None):
         candidates = [Candidate(_describe(backends[0]), lambda: runner)]
         for later in backends[1:]:
             candidates.append(Candidate(_describe(later), lambda later=later: _from_card(later, spec, digest) or _ordinary(later, spec)))
-        candidates.append(Candidate("torch on cpu (fp32)", lambda: _torch_on_cpu(spec)))
+        last = "bf16" if spec.precision == "bf16" else "fp32"  # auto's torch keeps an asked-for bf16
+        candidates.append(Candidate(f"torch on cpu ({last})", lambda: _torch_on_cpu(spec, last)))
         runner = FallbackRunner(candidates, spec.scale, warn)
     return FirstOutputCheck(runner)
 
@@ -120,11 +121,12 @@ def _weights_path(spec) -> Path | None:
     return None if entry is None else shipped_path(entry)
 
 
-def _torch_on_cpu(spec):
-    """``auto``'s last resort on a CPU, as the ordinary path builds it (torch imported here)."""
+def _torch_on_cpu(spec, precision: str = "fp32"):
+    """``auto``'s last resort on a CPU, as the ordinary path builds it (torch imported here); in
+    fp32 also what redoes a bf16 frame that came out non-finite."""
     from ..models import load_model
     from .selection import wrapped_runner
     from .torch_backend import TorchBackend
 
     model = load_model(spec.model, spec.scale, spec.weights)
-    return wrapped_runner(model, TorchBackend(device="cpu", precision="fp32", threads=spec.threads))
+    return wrapped_runner(model, TorchBackend(device="cpu", precision=precision, threads=spec.threads))
