@@ -2,8 +2,8 @@
 
 Why a second CPU runtime: ONNX Runtime has no bf16 convolutions on x86, while OpenVINO's CPU
 plugin runs them on AVX512-BF16 and AMX instructions. On 2 Zen 4 cores (AVX512-BF16) ESPCN x2 takes
-12.5 ms per 352x288 frame in bf16 against ONNX Runtime's 29.5 in fp32, 252 against 457 ms at
-1080p; in fp32 the two runtimes are within 5 % (``bench/results/cpu_engines_espcn_x2.md``). So ``auto`` uses OpenVINO only for bf16, and only
+12.0 ms per 352x288 frame in bf16 against ONNX Runtime's 29.0 in fp32, 250 against 448 ms at
+1080p; in fp32 the two runtimes are within 10 % (``bench/results/cpu_engines_espcn_x2.md``). So ``auto`` uses OpenVINO only for bf16, and only
 where the CPU has those instructions: elsewhere OpenVINO would emulate bf16 through fp32, slower.
 
 bf16 carries 8 significant bits: ESPCN x2 loses 0.02 dB on Set5 and moves a fifth of the output
