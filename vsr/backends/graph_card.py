@@ -95,3 +95,22 @@ def _valid_card(fields) -> GraphCard | None:
     if not (1 <= fields["scale"] <= 16 and 0 <= fields["receptive_radius"] <= 4096 and 1 <= fields["activation_bytes_per_pixel"] <= 1 << 20):
         return None
     return GraphCard(**fields)
+
+
+def runner_on_cached_graph(backend, model, blocked: bool, leave_card: bool):
+    """``backend.runner_for_graph`` on ``model``'s cached graph (exported on a miss), leaving a card
+    for the next run's quick start when ``leave_card`` and the model came from a weights file.
+    What the graph runtimes' ``build`` share; torch is imported here (the export needs it)."""
+    from .footprint import activation_bytes_per_pixel, receptive_radius
+    from .onnx_export import cached_onnx
+
+    runtime = backend.runtime_tag()
+    path, hit = cached_onnx(model, backend.opset, runtime, backend.cache_dir, blocked)
+    radius = receptive_radius(model)
+    runner = backend.runner_for_graph(model.scale, path, hit, radius)
+    weights_sha256 = getattr(model, "weights_sha256", None)
+    if leave_card and weights_sha256:
+        name = getattr(model, "registry_name", type(model).__name__)
+        card = GraphCard(path.name, name, model.scale, radius, activation_bytes_per_pixel(model, 4), blocked)
+        write_card(backend.cache_dir, card_key(weights_sha256, name, model.scale, backend.opset, runtime, backend.block_subpixel), card)
+    return runner

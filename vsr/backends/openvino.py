@@ -26,7 +26,7 @@ from ..errors import ConfigError
 from .. import sysinfo
 from ..sysinfo import usable_cores
 from .base import OutOfMemory, check_batch, first_line, output_for
-from .graph_card import GraphCard, card_key, write_card
+from .graph_card import runner_on_cached_graph
 from .onnx_names import DEFAULT_OPSET
 
 if TYPE_CHECKING:
@@ -122,21 +122,9 @@ class OpenVinoBackend:
         """Export ``model`` (or find its graph in the cache) and compile it. For a model loaded from
         a weights file, leave a card saying so, for the next run's quick start."""
         from .blocked_subpixel import can_block
-        from .footprint import activation_bytes_per_pixel, receptive_radius
-        from .onnx_export import cached_onnx
 
         self.check()
-        blocked = self.block_subpixel and can_block(model)
-        runtime = self.runtime_tag()
-        path, hit = cached_onnx(model, self.opset, runtime, self.cache_dir, blocked)
-        radius = receptive_radius(model)
-        runner = self.runner_for_graph(model.scale, path, hit, radius)
-        weights_sha256 = getattr(model, "weights_sha256", None)
-        if weights_sha256:
-            name = getattr(model, "registry_name", type(model).__name__)
-            card = GraphCard(path.name, name, model.scale, radius, activation_bytes_per_pixel(model, 4), blocked)
-            write_card(self.cache_dir, card_key(weights_sha256, name, model.scale, self.opset, runtime, self.block_subpixel), card)
-        return runner
+        return runner_on_cached_graph(self, model, self.block_subpixel and can_block(model), leave_card=True)
 
     def runner_for_graph(self, scale: int, path, cache_hit: bool, radius: int) -> "OpenVinoRunner":
         """The graph at ``path`` compiled for this backend (``radius`` is the tiler's business)."""
