@@ -172,6 +172,32 @@ def test_its_fallback_order_is_autos_on_a_cpu(monkeypatch, bf16, input_bits, pre
     assert (auto[0] == ("openvino", "bf16")) == (bf16 and input_bits == 8 and precision != "fp32" and openvino_installed())
 
 
+def test_its_graph_runtimes_are_in_the_registrys_order():
+    from vsr.backends.selection import BACKENDS
+
+    names = [cls.name for cls in cached_start.GRAPH_RUNTIMES]
+    assert names == [name for name in BACKENDS if name in names]
+
+
+@pytest.mark.parametrize("name", ["openvino", "onnxruntime"])
+@pytest.mark.parametrize("bf16, input_bits, precision", [(False, 8, None), (True, 8, None), (True, 10, None), (True, 8, "bf16"), (True, 8, "fp32")])
+def test_a_named_backend_gets_what_the_ordinary_path_would_build(monkeypatch, name, bf16, input_bits, precision):
+    from vsr.backends import make_backend
+    from vsr.errors import ConfigError
+
+    if name == "openvino" and not openvino_installed():
+        pytest.skip("openvino is not installed")
+    monkeypatch.setattr(sysinfo, "cpu_accelerates_bf16", lambda: bf16)
+    spec = RunnerSpec(model="espcn", scale=2, backend=name, device="cpu", precision=precision, input_bits=input_bits)
+    quick = [(b.name, b.precision) for b in cached_start._cpu_backends(spec)]
+    try:
+        backend = make_backend(name, device="cpu", precision=precision, input_bits=input_bits)
+        ordinary = [(backend.name, backend.precision)]
+    except ConfigError:
+        ordinary = []  # refused: the quick start leaves saying why to the ordinary path
+    assert quick == ordinary
+
+
 def test_openvino_quick_runner_equals_the_ordinary_one(cache, espcn_weights, bf16_cpu):
     spec = RunnerSpec(model="espcn", scale=2, weights=espcn_weights[2], device="cpu")
     ordinary = spec.build()

@@ -11,6 +11,7 @@ runner (see ``tiling.py`` and ``guard.py``).
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Protocol
 
 import numpy as np
@@ -76,6 +77,29 @@ def bf16_keeps(input_bits: int | None) -> bool:
     """Whether bf16 keeps every significant bit of pictures with ``input_bits`` bits per sample
     (None: unknown, so no)."""
     return input_bits is not None and input_bits <= BF16_SIGNIFICANT_BITS
+
+
+def auto_cpu_precision(asked: str | None, bf16_default: bool) -> str | None:
+    """The precision ``auto`` asks its CPU candidates for. Falling back from a GPU in fp16 means
+    fp32 on the CPU; an asked-for bf16 stays bf16; none asked: None, each candidate's own CPU
+    default (OpenVINO bf16, the others fp32), or fp32 where bf16 is not wanted (``bf16_default``
+    False: pictures deeper than bf16 keeps)."""
+    if asked is None:
+        return None if bf16_default else "fp32"
+    return "bf16" if asked == "bf16" else "fp32"
+
+
+def for_input_depth(backend, asked: str | None, input_bits: int | None):
+    """``backend`` as made for a request of precision ``asked``, with its bf16 default taken back
+    where nobody asked for a precision and the pictures are deeper than bf16 keeps (``auto``: no
+    bf16 on the CPU; a named backend: fp32). An asked-for precision always stands."""
+    if asked is not None or bf16_keeps(input_bits):
+        return backend
+    if getattr(backend, "bf16_default", False):
+        return replace(backend, bf16_default=False)
+    if backend.precision == "bf16":
+        return replace(backend, precision="fp32")
+    return backend
 
 
 def default_precision(device: str) -> str:

@@ -8,28 +8,29 @@ from the weights file's hash instead and builds the same runner the ordinary pat
 (side-by-side sessions, the bf16 guard, tiling, the first-output check), so the output is the same
 to the bit.
 
-Anything it cannot decide without torch sends the run down the ordinary path (None is returned):
-another backend, device or precision asked for; a GPU that torch might use; no card, a bad one,
-or a runtime that fails to start. Under ``auto``, the rest of :class:`.selection.AutoBackend`'s
-order on a CPU stays the fallback when the graph fails its first frames, each built only then
-(ONNX Runtime from its own card when it has one, torch imported only where needed); a test keeps
-the two orders in step.
+It chooses as the ordinary path does, by asking the same owners: the backends' ``auto_candidate``
+and ``for_request`` and the precision rules of ``base.py``. Anything it cannot decide without torch
+sends the run down the ordinary path (None is returned): a backend other than the graph runtimes,
+a precision the one named refuses, a device other than the CPU or a GPU that torch might use; no
+card, a bad one, or a runtime that fails to start. Under ``auto``, the rest of
+:class:`.selection.AutoBackend`'s order on a CPU stays the fallback when the graph fails its first
+frames, each built only then (ONNX Runtime from its own card when it has one, torch imported only
+where needed); tests keep the two paths' choices in step.
 """
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 from ..files import sha256_file
 from ..shipped import find_shipped, shipped_path
-from .. import sysinfo
 from ..sysinfo import may_have_gpu
-from .base import bf16_keeps
+from ..errors import ConfigError
+from .base import auto_cpu_precision, bf16_keeps, for_input_depth
 from .fallback import Candidate, FallbackRunner
 from .graph_card import card_key, read_card
 from .guard import NonFiniteGuard
 from .onnxruntime import OnnxRuntimeBackend
-from .openvino import OpenVinoBackend, openvino_installed
+from .openvino import OpenVinoBackend
 from .output_check import FirstOutputCheck
 from .tiling import TiledRunner, cpu_tile_limit
 
@@ -62,22 +63,27 @@ def cached_cpu_runner(spec, warn=None):
     return FirstOutputCheck(runner)
 
 
+# The graph runtimes the quick start can serve, in ``auto``'s (registry) order; a test keeps it so.
+GRAPH_RUNTIMES = (OpenVinoBackend, OnnxRuntimeBackend)
+
+
 def _cpu_backends(spec) -> list:
-    """The graph runtimes ``spec`` may run on this CPU, in ``auto``'s order (torch, the last
-    resort, not included); empty when the quick start cannot serve it."""
-    bf16_default = spec.precision is None and bf16_keeps(spec.input_bits)
-    found = []
-    if spec.backend in ("auto", OpenVinoBackend.name) and (spec.precision == "bf16" or bf16_default):
-        if sysinfo.cpu_accelerates_bf16() and openvino_installed():
-            found.append(OpenVinoBackend(precision="bf16", threads=spec.threads))
-    if spec.backend == OpenVinoBackend.name and spec.precision == "fp32" and openvino_installed():
-        found.append(OpenVinoBackend(precision="fp32", threads=spec.threads))
-    if spec.backend in ("auto", OnnxRuntimeBackend.name) and spec.precision in (None, "fp32"):
-        if importlib.util.find_spec("onnxruntime") is not None:
-            found.append(OnnxRuntimeBackend(device="cpu", threads=spec.threads))
-    if spec.backend != "auto":
-        return found[:1]
-    return found if spec.precision != "bf16" else found[:1]
+    """The graph runtimes ``spec`` may run on this CPU, as the ordinary path would choose them:
+    ``auto``'s candidates in its order (torch, the last resort, not included), or the one backend
+    named; empty when the quick start cannot serve it (the ordinary path then decides, or says why)."""
+    if spec.backend == "auto":
+        precision = auto_cpu_precision(spec.precision, bf16_keeps(spec.input_bits))
+        found = (cls.auto_candidate("cpu", precision, spec.threads) for cls in GRAPH_RUNTIMES)
+        return [backend for backend in found if backend is not None]
+    named = {cls.name: cls for cls in GRAPH_RUNTIMES}.get(spec.backend)
+    if named is None:
+        return []
+    backend = for_input_depth(named.for_request("cpu", spec.precision, spec.threads), spec.precision, spec.input_bits)
+    try:
+        backend.check()
+    except ConfigError:
+        return []
+    return [backend]
 
 
 def _from_card(backend, spec, digest: str):

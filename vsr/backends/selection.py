@@ -13,19 +13,20 @@ replaced: if it cannot run, :class:`~vsr.errors.ConfigError` says why.
 
 Every runner handed out is wrapped the same way (``wrapped_runner``): the fp16/bf16 guard
 (``guard.py``), then tiling (``tiling.py``); the fallback itself is ``fallback.py``. The one other
-builder, ``cached_start.py`` (ONNX Runtime fp32 on the CPU from a cached graph, no torch), builds
-the same stack from the graph's card: tiling, and under ``auto`` the same fallback to torch.
+builder, ``cached_start.py`` (OpenVINO or ONNX Runtime on the CPU from a cached graph, no torch),
+asks the same classmethods and precision rules (``base.py``) and builds the same stack from the
+graph's card: the guard, tiling, and under ``auto`` the same fallback order.
 """
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 
 from ..errors import ConfigError, VsrError
-from .base import PRECISIONS, bf16_keeps, default_precision, device_uses_gpu, first_line
+from .base import PRECISIONS, auto_cpu_precision, default_precision, device_uses_gpu, first_line, for_input_depth
 from .fallback import Candidate, FallbackRunner
 from .guard import NonFiniteGuard
 from .output_check import FirstOutputCheck
@@ -85,13 +86,7 @@ class AutoBackend:
         if self.precision == "fp16" and not found:
             raise ConfigError("fp16 needs a CUDA GPU; on the CPU use fp32 or bf16")
         if device is None or device == "cpu":
-            # Falling back from a GPU in fp16 means fp32 on the CPU; an explicit bf16 stays bf16;
-            # none asked: each candidate's own CPU default (OpenVINO bf16, then the others' fp32).
-            if self.precision is None:
-                cpu_precision = None if self.bf16_default else "fp32"
-            else:
-                cpu_precision = "bf16" if self.precision == "bf16" else "fp32"
-            found += self._candidates_on("cpu", cpu_precision)
+            found += self._candidates_on("cpu", auto_cpu_precision(self.precision, self.bf16_default))
         return found
 
     def _candidates_on(self, device: str, precision: str | None) -> list:
@@ -128,12 +123,7 @@ def make_backend(
     cls = backend_class(name)
     if precision is not None and precision not in PRECISIONS:
         raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
-    backend = cls.for_request(device, precision, threads, cache_dir)
-    if precision is None and not bf16_keeps(input_bits):
-        if isinstance(backend, AutoBackend):
-            backend = replace(backend, bf16_default=False)
-        elif backend.precision == "bf16":
-            backend = replace(backend, precision="fp32")
+    backend = for_input_depth(cls.for_request(device, precision, threads, cache_dir), precision, input_bits)
     backend.check()
     return backend
 
