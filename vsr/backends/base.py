@@ -117,6 +117,11 @@ def device_uses_gpu(device: str | None) -> bool | None:
     return None
 
 
+def describe(backend) -> str:
+    """A backend as the fallback warning names it: ``openvino on cpu (bf16)``."""
+    return f"{backend.name} on {backend.device} ({backend.precision})"
+
+
 def first_line(exc: BaseException, limit: int = 200) -> str:
     """An exception as one short line, for warnings and error messages."""
     text = str(exc).strip().splitlines()

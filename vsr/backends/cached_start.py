@@ -25,7 +25,7 @@ from ..files import sha256_file
 from ..shipped import find_shipped, shipped_path
 from ..sysinfo import may_have_gpu
 from ..errors import ConfigError
-from .base import auto_cpu_precision, bf16_keeps, for_input_depth
+from .base import auto_cpu_precision, bf16_keeps, describe, for_input_depth
 from .fallback import Candidate, FallbackRunner
 from .graph_card import card_key, read_card
 from .guard import NonFiniteGuard
@@ -54,9 +54,9 @@ def cached_cpu_runner(spec, warn=None):
     if runner is None:
         return None
     if spec.backend == "auto":
-        candidates = [Candidate(_describe(backends[0]), lambda: runner)]
+        candidates = [Candidate(describe(backends[0]), lambda: runner)]
         for later in backends[1:]:
-            candidates.append(Candidate(_describe(later), lambda later=later: _from_card(later, spec, digest) or _ordinary(later, spec)))
+            candidates.append(Candidate(describe(later), lambda later=later: _from_card(later, spec, digest) or _ordinary(later, spec)))
         last = "bf16" if spec.precision == "bf16" else "fp32"  # auto's torch keeps an asked-for bf16
         candidates.append(Candidate(f"torch on cpu ({last})", lambda: _torch_on_cpu(spec, last)))
         runner = FallbackRunner(candidates, spec.scale, warn)
@@ -106,10 +106,6 @@ def _from_card(backend, spec, digest: str):
         runner = NonFiniteGuard(raw, lambda: _torch_on_cpu(spec))
     per_pixel = card.activation_bytes_per_pixel * itemsize // 4  # the card holds fp32's
     return TiledRunner(runner, card.receptive_radius, cpu_tile_limit(per_pixel))
-
-
-def _describe(backend) -> str:
-    return f"{backend.name} on cpu ({backend.precision})"
 
 
 def _ordinary(backend, spec):

@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import ConfigError, VsrError
-from .base import PRECISIONS, auto_cpu_precision, default_precision, device_uses_gpu, first_line, for_input_depth
+from .base import PRECISIONS, auto_cpu_precision, default_precision, describe, device_uses_gpu, first_line, for_input_depth
 from .fallback import Candidate, FallbackRunner
 from .guard import NonFiniteGuard
 from .output_check import FirstOutputCheck
@@ -128,10 +128,6 @@ def make_backend(
     return backend
 
 
-def _describe(backend) -> str:
-    return f"{backend.name} on {backend.device} ({backend.precision})"
-
-
 def wrapped_runner(model: nn.Module, backend, max_tile_pixels: int | None = None):
     """``backend.build(model)`` with the fp16 guard and tiling around it."""
     raw = backend.build(model)
@@ -164,7 +160,7 @@ def build_runner(model: nn.Module, backend=None, max_tile_pixels: int | None = N
     """
     backend = backend or make_backend()
     if isinstance(backend, AutoBackend):
-        candidates = [Candidate(_describe(c), functools.partial(wrapped_runner, model, c, max_tile_pixels)) for c in backend.candidates()]
+        candidates = [Candidate(describe(c), functools.partial(wrapped_runner, model, c, max_tile_pixels)) for c in backend.candidates()]
         return FirstOutputCheck(FallbackRunner(candidates, model.scale, warn))
     try:
         return FirstOutputCheck(wrapped_runner(model, backend, max_tile_pixels))
