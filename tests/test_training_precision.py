@@ -122,3 +122,37 @@ def test_msrn_x3_x4_initialised_from_x2_take_every_body_tensor(tmp_path, scale):
         assert own[key].dtype == torch.float32
         assert torch.allclose(own[key], source[key], rtol=2 ** -10, atol=1e-7), key
     assert set(own) - set(shared) == {k for k in own if k.startswith(new)} != set()
+
+
+def test_a_parked_run_continues_from_its_fp16_weights_with_its_summary(tmp_path):
+    """scripts/park_run.py: what a session commits so that the next machine continues the run."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from vsr.models.weights import read_weights
+
+    make_images(tmp_path / "train", 2, 48, 0)
+    make_images(tmp_path / "val", 1, 32, 1)
+    cfg = TrainConfig(model="msrn", scale=2, train_dirs=[str(tmp_path / "train")], val_dirs=[str(tmp_path / "val")],
+                      out_dir=str(tmp_path / "run"), patch_size=8, batch_size=2, epochs=1, patches_per_epoch=4,
+                      lr=1e-3, model_config={"blocks": 1}, precision="bf16", command="vsr train (test)")
+    summary = train(cfg, log=lambda _: None)
+    script = Path(__file__).resolve().parent.parent / "scripts" / "park_run.py"
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "run"), "--into", str(tmp_path / "parked")],
+                          capture_output=True, text=True, check=True)
+    parked = tmp_path / "parked" / "msrn_x2"
+    assert f"best epoch {summary['best_epoch']} of 1" in done.stdout
+    assert json.loads((parked / "summary.json").read_text())["history"] == summary["history"]
+    tensors, header = read_weights(parked / "best.safetensors")
+    assert {t.dtype for t in tensors.values() if t.is_floating_point()} == {torch.float16}
+    assert header["command"] == "vsr train (test)"
+    # The next run's --init-weights takes every tensor back into fp32, within fp16's precision.
+    best, _ = read_weights(tmp_path / "run" / "best.safetensors")
+    torch.manual_seed(5)
+    target = create_model("msrn", 2, blocks=1)
+    assert _init_from(target, str(parked / "best.safetensors")) == len(best)
+    for key, value in target.state_dict().items():
+        assert value.dtype == torch.float32
+        assert torch.allclose(value, best[key], rtol=2 ** -10, atol=1e-7), key
