@@ -1,7 +1,10 @@
 import numpy as np
 
 from vsr.imaging.color import rgb_to_y_bt601_uint8, rgb_to_ycbcr
-from vsr.imaging.luma import grey8_to_y8, luma_from_model, luma_to_model, rgb8_to_model_affine, y8_from_model, y8_to_model
+import pytest
+
+from vsr.imaging.luma import (grey8_to_y8, luma_from_model, luma_to_model, rgb8_to_model_affine, y8_from_model, y8_to_grey8,
+                              y8_to_model)
 from vsr.video.frames import PixelLayout
 
 
@@ -41,3 +44,32 @@ def test_grey_levels_become_the_y_of_the_same_rgb_grey():
     y8 = grey8_to_y8(grey)
     assert y8[0] == 16 and y8[255] == 235
     np.testing.assert_array_equal(y8, rgb_to_y_bt601_uint8(np.repeat(grey[None, :, None], 3, axis=2))[0])
+
+
+def test_every_limited_range_y_code_has_grey_levels_that_train_as_it():
+    codes = np.arange(16, 236, dtype=np.uint8)
+    np.testing.assert_array_equal(grey8_to_y8(y8_to_grey8(codes)), codes)
+    with pytest.raises(ValueError, match="15-235"):
+        y8_to_grey8(np.array([15, 235], np.uint8))
+
+
+def test_a_packed_folder_gives_training_the_same_y_planes_in_fewer_bytes(tmp_path):
+    """scripts/pack_luma.py: the data that travels to a lent GPU trains exactly as the source."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from vsr.imaging.image_io import Image, write_image
+    from vsr.training.data import luma_uint8
+
+    rng = np.random.default_rng(3)
+    (tmp_path / "Train").mkdir()
+    for i in range(2):
+        write_image(Image(rng.integers(0, 256, (20 + i, 30, 3), dtype=np.uint8)), tmp_path / "Train" / f"im{i}.png")
+    script = Path(__file__).resolve().parent.parent / "scripts" / "pack_luma.py"
+    subprocess.run([sys.executable, str(script), str(tmp_path / "Train"), "--into", str(tmp_path / "pack")],
+                   check=True, capture_output=True)
+    for i in range(2):
+        source, packed = tmp_path / "Train" / f"im{i}.png", tmp_path / "pack" / "Train" / f"im{i}.png"
+        np.testing.assert_array_equal(luma_uint8(packed), luma_uint8(source))
+        assert packed.stat().st_size < source.stat().st_size

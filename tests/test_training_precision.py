@@ -156,3 +156,26 @@ def test_a_parked_run_continues_from_its_fp16_weights_with_its_summary(tmp_path)
     for key, value in target.state_dict().items():
         assert value.dtype == torch.float32
         assert torch.allclose(value, best[key], rtol=2 ** -10, atol=1e-7), key
+
+
+def test_gpu_train_sizes_each_schedule_to_its_budget_with_a_command_vsr_train_accepts():
+    """scripts/gpu_train.py, short of a GPU: the commands it would start, checked by vsr's own parser."""
+    import argparse
+    import importlib.util
+    from pathlib import Path
+
+    from vsr.cli.main import build_parser
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "gpu_train.py"
+    spec = importlib.util.spec_from_file_location("gpu_train", path)
+    gpu_train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu_train)
+    args = argparse.Namespace(device="cuda", precision="bf16", batch_size=32, lr=3e-4, workers=4, data=Path("pack"))
+    command = gpu_train.train_command(args, 3, seconds=210, steps_per_second=10.0, init="x2.safetensors", out=Path("runs/x3"))
+    assert command[1:4] == ["-m", "vsr", "train"]
+    parsed = build_parser().parse_args(command[3:])
+    steps_per_epoch = gpu_train.SECONDS_PER_EPOCH * 10
+    assert parsed.patches_per_epoch == steps_per_epoch * 32
+    assert parsed.epochs * steps_per_epoch / 10.0 == pytest.approx(210, rel=0.1)  # the budget, in whole epochs
+    assert (parsed.model, parsed.scale, parsed.device, parsed.init_weights) == ("msrn", 3, "cuda", "x2.safetensors")
+    assert parsed.train_dir == ["pack/T91", "pack/General100", "pack/BSD200"] and parsed.val_dir == ["pack/Set5"]

@@ -63,6 +63,14 @@ def grey8_to_y8(grey: np.ndarray) -> np.ndarray:
     return np.round(16.0 + grey.astype(np.float64) * 219.0 / 255.0).astype(np.uint8)
 
 
+def y8_to_grey8(y: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`grey8_to_y8` on limited-range codes (16-235): the grey levels whose
+    training Y is exactly ``y``, so a Y plane stored as a grey image trains as its source did."""
+    if y.size and (int(y.min()) < 16 or int(y.max()) > 235):
+        raise ValueError(f"Y codes {int(y.min())}-{int(y.max())} lie outside the limited range 16-235")
+    return np.round((y.astype(np.float64) - 16.0) * 255.0 / 219.0).astype(np.uint8)
+
+
 def rgb8_to_model_affine() -> tuple[np.ndarray, float]:
     """(weights (3,) float32, offset): ``rgb_uint8 @ weights + float32(offset)`` is the model input of
     8-bit RGB pixels, taken from :func:`~vsr.imaging.color.rgb_to_ycbcr` (``MATRIX``, limited range)."""
