@@ -43,6 +43,9 @@ def test_resume_gives_the_same_state_as_an_unbroken_run(tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         train(config(tmp_path, "b", 3), log=crash_after_first_epoch)
+    # A run killed mid-schedule still says what it has: its summary is written after every epoch.
+    crashed = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert crashed["epochs"] == 1 and crashed["best_epoch"] == 1 and len(crashed["history"]) == 1
     resumed = train(config(tmp_path, "b", 3), resume=str(tmp_path / "b" / "checkpoint.pt"), **quiet)  # ...and resume
 
     a, b = load_checkpoint(tmp_path / "a" / "checkpoint.pt"), load_checkpoint(tmp_path / "b" / "checkpoint.pt")

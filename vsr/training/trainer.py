@@ -238,12 +238,18 @@ def _finish(state: _RunState, end_epoch: int, out_dir: Path, log) -> dict:
         save_weights(state.model, out_dir / "last.safetensors", extra={"epoch": str(config.epochs), "command": config.command})
     else:
         log(f"stopped after epoch {done_epochs} of {config.epochs}; continue with --resume {out_dir / 'checkpoint.pt'}")
+    return _write_summary(state, done_epochs, out_dir)
+
+
+def _write_summary(state: _RunState, done_epochs: int, out_dir: Path) -> dict:
+    """OUT/summary.json: the run so far. Written after every epoch too, so that a run killed with
+    its machine still says what its best weights are (scripts/park_run.py reads it)."""
     summary = {
-        "config": asdict(config),
+        "config": asdict(state.config),
         "best_val_psnr": state.best_psnr,
         "best_epoch": state.best_epoch,
         "epochs": done_epochs,
-        "schedule_epochs": config.epochs,
+        "schedule_epochs": state.config.epochs,
         "invocations": state.invocations,
         "train_seconds": sum(h["seconds"] for h in state.history),
         "history": state.history,
@@ -287,6 +293,7 @@ def train(config: TrainConfig, resume: str | None = None, log=lambda line: None,
             val_psnr = validate_psnr(state.model, val_pairs, config.scale, config.device)
             seconds = time.perf_counter() - started
             improved = _end_epoch(state, epoch, loss, val_psnr, seconds, out_dir)
+            _write_summary(state, epoch + 1, out_dir)
             log(f"epoch {epoch + 1}/{config.epochs}  loss {loss:.5f}  val {val_psnr:.3f} dB"
                 f"{'  (best)' if improved else ''}  {seconds:.1f}s")
         return _finish(state, end_epoch, out_dir, log)
