@@ -4,8 +4,8 @@ The data travels packed (scripts/pack_luma.py: Y planes as grey PNGs, 31 MiB for
 General100 + BSD200 + Set5), and vsr runs from the tree with the image's own torch, numpy,
 Pillow and safetensors (training needs no PyAV). Prepared here, on the device machine:
 
-    python scripts/gpu_train.py --data .pack --budget 420 --out "$OUT"
-    python scripts/gpu_train.py --data .pack --budget 420 --out "$OUT" --init training/msrn_x2/best.safetensors
+    python scripts/gpu_train.py --data .pack --budget 360 --out "$OUT"
+    python scripts/gpu_train.py --data .pack --budget 360 --out "$OUT" --init training/msrn_x2/best.safetensors
 
 1. a probe times training steps of MSRN at --batch-size, to size the schedules to the budget;
 2. x2 trains for half the budget (from --init, a parked or shipped x2 file, when given);
@@ -105,7 +105,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True, help=f"packed folders {', '.join(TRAIN_SETS)}, {VALIDATION_SET}")
     parser.add_argument("--out", type=Path, required=True, help="where msrn_x{2,3,4}/ land (the device's $OUT)")
-    parser.add_argument("--budget", type=float, default=420, help="seconds of training in all (default: 420)")
+    parser.add_argument("--budget", type=float, default=360, help="seconds of training in all (default: 360; with start-up and data loading a call takes about 90 s more)")
     parser.add_argument("--init", help="x2 weights to start from (default: from scratch)")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--precision", default="bf16")
