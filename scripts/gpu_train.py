@@ -40,7 +40,7 @@ def probe_steps_per_second(device: str, precision: str, batch: int, patch: int, 
 
     from vsr.models import create_model
     from vsr.training.precision import Precision
-    from vsr.training.trainer import _loss
+    from vsr.training.trainer import train_step
 
     torch.backends.cudnn.benchmark = True
     model = create_model("msrn", 2).to(device)
@@ -50,9 +50,7 @@ def probe_steps_per_second(device: str, precision: str, batch: int, patch: int, 
     hr = torch.rand(batch, 1, patch * 2, patch * 2, device=device)
 
     def step():
-        with runner.autocast():
-            sr = model(lr)
-        runner.step(_loss("l1", sr.float(), hr), optimizer)
+        train_step(model, runner, optimizer, "l1", lr, hr)
 
     def sync():
         if device.startswith("cuda"):

@@ -9,7 +9,7 @@ from vsr.models.weights import save_weights
 from vsr.training import TrainConfig, train
 from vsr.training.checkpoint import load_checkpoint
 from vsr.training.precision import Precision, default_precision
-from vsr.training.trainer import _init_from, _loss
+from vsr.training.trainer import _init_from, _loss, train_step
 from tests.test_training import make_images
 
 
@@ -47,11 +47,7 @@ def _train_steps(precision: str, steps: int = 40) -> list[float]:
     lr = torch.nn.functional.avg_pool2d(hr, 2)
     losses = []
     for _ in range(steps):
-        with runner.autocast():
-            sr = model(lr)
-        loss = _loss("l1", sr.float(), hr)
-        runner.step(loss, optimizer)
-        losses.append(loss.item())
+        losses.append(train_step(model, runner, optimizer, "l1", lr, hr).item())
     assert all(p.dtype == torch.float32 for p in model.parameters())  # master weights stay fp32
     return losses
 

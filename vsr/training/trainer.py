@@ -173,6 +173,16 @@ def _restore(config: TrainConfig, resume: str | None, log) -> _RunState:
     return state
 
 
+def train_step(model: nn.Module, precision: Precision, optimizer: torch.optim.Optimizer, loss_kind: str,
+               lr_patch: torch.Tensor, hr_patch: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """One optimiser step: the model under autocast, the loss in fp32; the loss, detached, on the device."""
+    with precision.autocast():
+        sr = model(lr_patch)
+    loss = _loss(loss_kind, sr.float(), hr_patch, weight)
+    precision.step(loss, optimizer)
+    return loss.detach()
+
+
 def _train_epoch(state: _RunState, dataset: PatchDataset, epoch: int, progress) -> float:
     """One epoch of steps over the patch plan of ``epoch``; returns the mean loss."""
     config = state.config
@@ -186,11 +196,7 @@ def _train_epoch(state: _RunState, dataset: PatchDataset, epoch: int, progress) 
     try:
         for batch in loader:
             lr_patch, hr_patch, *weight = (t.to(config.device, memory_format=state.memory_format) for t in batch)
-            with state.precision.autocast():
-                sr = state.model(lr_patch)
-            loss = _loss(config.loss, sr.float(), hr_patch, *weight)
-            state.precision.step(loss, state.optimizer)
-            total_loss += loss.detach()
+            total_loss += train_step(state.model, state.precision, state.optimizer, config.loss, lr_patch, hr_patch, *weight)
             batches += 1
             if bar is not None:
                 bar.update(config.batch_size)
