@@ -9,8 +9,10 @@ the run's Set5 validation figure, into training/<model>_x<scale>/. Continue with
 
     vsr train --model msrn --scale 2 --init-weights training/msrn_x2/best.safetensors ...
 
-and, once the continued run ships, name the parked runs oldest first with
-``scripts/ship_weights.py --after training/msrn_x2`` so the manifest keeps the whole recipe.
+and park the continued run into the same folder: its weights replace the parked ones, and the
+summary of the run it grew from moves into the folder's earlier.json (oldest first), so the folder
+always holds the whole recipe from scratch. Once a continued run ships,
+``scripts/ship_weights.py RUN --after training/msrn_x2`` puts that recipe in the manifest.
 Parked weights are not shipped: ``vsr upscale --model msrn`` does not load them.
 """
 from __future__ import annotations
@@ -28,6 +30,29 @@ from vsr.models import load_model  # noqa: E402
 from vsr.models.weights import read_weights, save_weights  # noqa: E402
 
 PARKED_DIR = REPO / "training"
+EARLIER_FILE = "earlier.json"  # summaries of the runs the parked run grew from, oldest first
+
+
+def earlier_runs(target: Path, summary: dict) -> list[dict]:
+    """The runs a run grew from, oldest first, as the parked folder records them.
+
+    Parking the same run again (later in its schedule) keeps the record as it is; a new run may
+    replace the parked one only if it started from the parked weights, and the replaced run's
+    summary then joins the record. Anything else would leave weights without their recipe."""
+    parked_path = target / "summary.json"
+    if not parked_path.exists():
+        return []
+    earlier_path = target / EARLIER_FILE
+    earlier = json.loads(earlier_path.read_text()) if earlier_path.exists() else []
+    parked = json.loads(parked_path.read_text())
+    if parked["config"]["out_dir"] == summary["config"]["out_dir"]:
+        return earlier
+    init = summary["config"].get("init_weights")
+    # vsr train records --init-weights as given: relative to where it ran, the repository here.
+    if not init or (REPO / init).resolve() != (target / "best.safetensors").resolve():
+        raise ValueError(f"{target} holds run {parked['config']['out_dir']}, which this run did not start from "
+                         f"(--init-weights {init}); park it --into another folder")
+    return earlier + [parked]
 
 
 def main() -> None:
@@ -44,10 +69,16 @@ def main() -> None:
     _, header = read_weights(run / "best.safetensors")
     model = load_model(cfg["model"], cfg["scale"], weights=run / "best.safetensors")
     target = args.into / f"{cfg['model']}_x{cfg['scale']}"
+    try:
+        earlier = earlier_runs(target, summary)
+    except ValueError as error:
+        parser.error(str(error))
     target.mkdir(parents=True, exist_ok=True)
     save_weights(model, target / "best.safetensors", half=True,
                  extra={"command": header.get("command", ""), "epoch": header.get("epoch", "")})
     shutil.copy(summary_path, target / "summary.json")
+    if earlier:
+        (target / EARLIER_FILE).write_text(json.dumps(earlier, indent=1) + "\n")
     print(f"parked {run} in {target}: best epoch {summary['best_epoch']} of {summary['epochs']}, "
           f"Set5 {summary['best_val_psnr']:.3f} dB (validation)")
 

@@ -57,13 +57,26 @@ def run_commands(summary: dict) -> list[str]:
     return commands
 
 
+def earlier_runs_in(folder: Path, shipping: dict) -> list[dict]:
+    """The summaries of the runs in an earlier run's folder, oldest first. A parked folder
+    (scripts/park_run.py) also lists in earlier.json the runs it grew from, and may hold the run
+    being shipped itself, parked before it finished: that one is not earlier than itself."""
+    earlier_path = folder / "earlier.json"
+    runs = json.loads(earlier_path.read_text()) if earlier_path.exists() else []
+    last = json.loads((folder / "summary.json").read_text())
+    if last["config"]["out_dir"] != shipping["config"]["out_dir"]:
+        runs.append(last)
+    return runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", help="training output folder (holds best.safetensors and summary.json)")
     parser.add_argument("--half", action="store_true", help="store fp16 (for big models such as MSRN)")
     parser.add_argument("--note", default="", help="free text kept in the entry")
     parser.add_argument("--after", action="append", default=[], metavar="RUN",
-                        help="earlier run whose weights this run started from (repeatable, oldest first)")
+                        help="earlier run whose weights this run started from (repeatable, oldest first); a parked folder "
+                        "(training/...) brings the runs it grew from too")
     parser.add_argument("--continues-shipped", action="store_true",
                         help="the run started from the weights shipped now (the output of the last command of their "
                         "recipe): keep that recipe, its epochs and its time at the front of the new entry's")
@@ -84,7 +97,7 @@ def main() -> None:
     # fp32 as the published tables, on the fastest CPU engine here (ONNX Runtime; torch without it):
     # what `vsr eval` runs by default, so a user's run reproduces these figures.
     figures = measure(build_runner(shipped, make_backend("auto", device="cpu", precision="fp32")), cfg["scale"])
-    earlier = [json.loads((Path(r) / "summary.json").read_text()) for r in args.after]
+    earlier = [e for folder in args.after for e in earlier_runs_in(Path(folder), summary)]
     recipe = [c for e in earlier for c in run_commands(e)] + run_commands(summary)
     before_seconds = sum(e["train_seconds"] for e in earlier)
     before_epochs = sum(e["epochs"] for e in earlier)

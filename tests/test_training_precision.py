@@ -154,18 +154,65 @@ def test_a_parked_run_continues_from_its_fp16_weights_with_its_summary(tmp_path)
         assert torch.allclose(value, best[key], rtol=2 ** -10, atol=1e-7), key
 
 
+def _load_script(name: str):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_run_continued_from_parked_weights_replaces_them_and_keeps_the_whole_recipe(tmp_path):
+    """Parking run b (started from parked run a) keeps a's summary in earlier.json, and shipping b
+    names a then b; a run that did not start from the parked weights may not replace them."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    make_images(tmp_path / "train", 2, 48, 0)
+    make_images(tmp_path / "val", 1, 32, 1)
+    parked = tmp_path / "parked" / "msrn_x2"
+    script = Path(__file__).resolve().parent.parent / "scripts" / "park_run.py"
+
+    def run(name: str, init: str | None) -> subprocess.CompletedProcess:
+        cfg = TrainConfig(model="msrn", scale=2, train_dirs=[str(tmp_path / "train")], val_dirs=[str(tmp_path / "val")],
+                          out_dir=str(tmp_path / name), patch_size=8, batch_size=2, epochs=1, patches_per_epoch=4,
+                          lr=1e-3, model_config={"blocks": 1}, init_weights=init, command=f"vsr train ({name})")
+        train(cfg, log=lambda _: None)
+        return subprocess.run([sys.executable, str(script), str(tmp_path / name), "--into", str(tmp_path / "parked")],
+                              capture_output=True, text=True)
+
+    assert run("a", None).returncode == 0
+    assert not (parked / "earlier.json").exists()
+    assert run("b", str(parked / "best.safetensors")).returncode == 0
+    assert [e["config"]["command"] for e in json.loads((parked / "earlier.json").read_text())] == ["vsr train (a)"]
+    assert json.loads((parked / "summary.json").read_text())["config"]["command"] == "vsr train (b)"
+    weights_b = (parked / "best.safetensors").read_bytes()
+    stray = run("c", None)
+    assert stray.returncode != 0 and "did not start from" in stray.stderr
+    assert (parked / "best.safetensors").read_bytes() == weights_b
+    assert json.loads((parked / "summary.json").read_text())["config"]["command"] == "vsr train (b)"
+
+    ship_weights = _load_script("ship_weights")
+    shipping_b = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert [e["config"]["command"] for e in ship_weights.earlier_runs_in(parked, shipping_b)] == ["vsr train (a)"]
+    shipping_d = {"config": {"out_dir": str(tmp_path / "d")}}  # a later run, started from parked b
+    assert [e["config"]["command"] for e in ship_weights.earlier_runs_in(parked, shipping_d)] == [
+        "vsr train (a)", "vsr train (b)"]
+
+
 def test_gpu_train_sizes_each_schedule_to_its_budget_with_a_command_vsr_train_accepts():
     """scripts/gpu_train.py, short of a GPU: the commands it would start, checked by vsr's own parser."""
     import argparse
-    import importlib.util
     from pathlib import Path
 
     from vsr.cli.main import build_parser
 
-    path = Path(__file__).resolve().parent.parent / "scripts" / "gpu_train.py"
-    spec = importlib.util.spec_from_file_location("gpu_train", path)
-    gpu_train = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gpu_train)
+    gpu_train = _load_script("gpu_train")
     args = argparse.Namespace(device="cuda", precision="bf16", batch_size=32, lr=3e-4, workers=4, data=Path("pack"))
     command = gpu_train.train_command(args, 3, seconds=210, steps_per_second=10.0, init="x2.safetensors", out=Path("runs/x3"))
     assert command[1:4] == ["-m", "vsr", "train"]
