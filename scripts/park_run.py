@@ -33,19 +33,29 @@ PARKED_DIR = REPO / "training"
 EARLIER_FILE = "earlier.json"  # summaries of the runs the parked run grew from, oldest first
 
 
+def recorded_runs(folder: Path) -> list[dict]:
+    """Every run a parked (or plain run) folder records, oldest first: earlier.json's runs, then
+    the folder's own summary.json, the run whose weights it holds."""
+    earlier_path = folder / EARLIER_FILE
+    earlier = json.loads(earlier_path.read_text()) if earlier_path.exists() else []
+    return earlier + [json.loads((folder / "summary.json").read_text())]
+
+
+def same_run(summary: dict, other: dict) -> bool:
+    """Two summaries of one run (parked at different epochs): a run is its output folder."""
+    return summary["config"]["out_dir"] == other["config"]["out_dir"]
+
+
 def earlier_runs(target: Path, summary: dict) -> list[dict]:
     """The runs a run grew from, oldest first, as the parked folder records them.
 
     Parking the same run again (later in its schedule) keeps the record as it is; a new run may
     replace the parked one only if it started from the parked weights, and the replaced run's
     summary then joins the record. Anything else would leave weights without their recipe."""
-    parked_path = target / "summary.json"
-    if not parked_path.exists():
+    if not (target / "summary.json").exists():
         return []
-    earlier_path = target / EARLIER_FILE
-    earlier = json.loads(earlier_path.read_text()) if earlier_path.exists() else []
-    parked = json.loads(parked_path.read_text())
-    if parked["config"]["out_dir"] == summary["config"]["out_dir"]:
+    *earlier, parked = recorded_runs(target)
+    if same_run(parked, summary):
         return earlier
     init = summary["config"].get("init_weights")
     # vsr train records --init-weights as given: relative to where it ran, the repository here.

@@ -25,6 +25,7 @@ from vsr.shipped import MANIFEST_PATH, WEIGHTS_DIR  # noqa: E402
 from vsr.files import sha256_file  # noqa: E402
 from vsr.models.weights import read_weights, save_weights  # noqa: E402
 from vsr.sysinfo import cpu_model  # noqa: E402
+from scripts.park_run import recorded_runs, same_run  # noqa: E402  (the parked folder's format has one owner)
 
 DATA = REPO.parent / "shared" / "data"
 
@@ -58,15 +59,11 @@ def run_commands(summary: dict) -> list[str]:
 
 
 def earlier_runs_in(folder: Path, shipping: dict) -> list[dict]:
-    """The summaries of the runs in an earlier run's folder, oldest first. A parked folder
-    (scripts/park_run.py) also lists in earlier.json the runs it grew from, and may hold the run
-    being shipped itself, parked before it finished: that one is not earlier than itself."""
-    earlier_path = folder / "earlier.json"
-    runs = json.loads(earlier_path.read_text()) if earlier_path.exists() else []
-    last = json.loads((folder / "summary.json").read_text())
-    if last["config"]["out_dir"] != shipping["config"]["out_dir"]:
-        runs.append(last)
-    return runs
+    """The runs an earlier run's folder records, oldest first (a parked folder also names the runs
+    it grew from). A parked folder may hold the run being shipped itself, parked before it
+    finished: that one is not earlier than itself."""
+    runs = recorded_runs(folder)
+    return runs[:-1] if same_run(runs[-1], shipping) else runs
 
 
 def main() -> None:
