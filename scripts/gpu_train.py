@@ -5,7 +5,7 @@ General100 + BSD200 + Set5), and vsr runs from the tree with the image's own tor
 Pillow and safetensors (training needs no PyAV). Prepared here, on the device machine:
 
     python scripts/gpu_train.py --data .pack --budget 360 --out "$OUT"
-    python scripts/gpu_train.py --data .pack --budget 360 --out "$OUT" --init training/msrn_x2/best.safetensors
+    python scripts/gpu_train.py --data .pack --budget 360 --out "$OUT" --init vsr/weights/msrn_x2.safetensors
 
 1. a probe times training steps of MSRN at --batch-size, to size the schedules to the budget;
 2. x2 trains for half the budget (from --init, a parked or shipped x2 file, when given);

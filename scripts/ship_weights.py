@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -126,7 +125,10 @@ def main() -> None:
     entries = [e for e in entries if e["file"] != file_name] + [entry]
     entries.sort(key=lambda e: (e["model"], e["scale"]))
     MANIFEST_PATH.write_text(json.dumps({"weights": entries}, indent=2) + "\n")
-    shutil.copy(run / "summary.json", WEIGHTS_DIR / f"{cfg['model']}_x{cfg['scale']}.training.json")
+    # The shipped run's summary, with those of the runs it grew from (oldest first): the whole curve
+    # stays beside the file once the parked folder they came from is removed.
+    training = {**summary, "earlier_runs": earlier} if earlier else summary
+    (WEIGHTS_DIR / f"{cfg['model']}_x{cfg['scale']}.training.json").write_text(json.dumps(training, indent=2) + "\n")
     print(f"recorded in {MANIFEST_PATH}")
 
 
