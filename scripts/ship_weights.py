@@ -65,6 +65,16 @@ def earlier_runs_in(folder: Path, shipping: dict) -> list[dict]:
     return runs[:-1] if same_run(runs[-1], shipping) else runs
 
 
+def runs_of_shipped(training_json: Path) -> list[dict]:
+    """The runs a shipped ``<model>_x<scale>.training.json`` records, oldest first: the runs it grew
+    from, then its own."""
+    if not training_json.exists():
+        return []
+    shipped = json.loads(training_json.read_text())
+    own = {k: v for k, v in shipped.items() if k != "earlier_runs"}
+    return shipped.get("earlier_runs", []) + [own]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", help="training output folder (holds best.safetensors and summary.json)")
@@ -126,9 +136,13 @@ def main() -> None:
     entries.sort(key=lambda e: (e["model"], e["scale"]))
     MANIFEST_PATH.write_text(json.dumps({"weights": entries}, indent=2) + "\n")
     # The shipped run's summary, with those of the runs it grew from (oldest first): the whole curve
-    # stays beside the file once the parked folder they came from is removed.
+    # stays beside the file once the parked folder they came from is removed. A run continuing the
+    # shipped file also keeps the runs that file's own record holds, which this write replaces.
+    training_json = WEIGHTS_DIR / f"{cfg['model']}_x{cfg['scale']}.training.json"
+    if args.continues_shipped:
+        earlier = runs_of_shipped(training_json) + earlier
     training = {**summary, "earlier_runs": earlier} if earlier else summary
-    (WEIGHTS_DIR / f"{cfg['model']}_x{cfg['scale']}.training.json").write_text(json.dumps(training, indent=2) + "\n")
+    training_json.write_text(json.dumps(training, indent=2) + "\n")
     print(f"recorded in {MANIFEST_PATH}")
 
 

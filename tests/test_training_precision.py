@@ -205,6 +205,21 @@ def test_a_run_continued_from_parked_weights_replaces_them_and_keeps_the_whole_r
         "vsr train (a)", "vsr train (b)"]
 
 
+def test_a_run_continuing_the_shipped_file_keeps_the_runs_its_record_holds(tmp_path):
+    """ship_weights --continues-shipped replaces <model>_x<scale>.training.json: the runs it recorded
+    (its earlier_runs, then its own summary) are read back, oldest first, to go in front of the new."""
+    import json
+
+    ship_weights = _load_script("ship_weights")
+    record = tmp_path / "msrn_x2.training.json"
+    assert ship_weights.runs_of_shipped(record) == []
+    a, b = {"config": {"out_dir": "a"}, "epochs": 5}, {"config": {"out_dir": "b"}, "epochs": 20}
+    record.write_text(json.dumps(a))
+    assert ship_weights.runs_of_shipped(record) == [a]
+    record.write_text(json.dumps({**b, "earlier_runs": [a]}))
+    assert ship_weights.runs_of_shipped(record) == [a, b]
+
+
 def test_gpu_train_sizes_each_schedule_to_its_budget_with_a_command_vsr_train_accepts():
     """scripts/gpu_train.py, short of a GPU: the commands it would start, checked by vsr's own parser."""
     import argparse
