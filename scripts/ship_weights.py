@@ -75,6 +75,20 @@ def runs_of_shipped(training_json: Path) -> list[dict]:
     return shipped.get("earlier_runs", []) + [own]
 
 
+def shipped_start(first_run: dict, entries: list[dict]) -> dict | None:
+    """The shipped file a recipe's first command started from (``--init-weights vsr/weights/...``,
+    e.g. MSRN x3 from the x2 weights), pinned by the sha256 the manifest holds for it now: the
+    recipe reproduces only from that very file, which a later shipping may replace."""
+    init = first_run["config"].get("init_weights")
+    # vsr train records --init-weights as given: relative to where it ran, the repository here.
+    if not init or (REPO / init).resolve().parent != WEIGHTS_DIR.resolve():
+        return None
+    entry = next((e for e in entries if e["file"] == Path(init).name), None)
+    if entry is None:
+        raise SystemExit(f"the recipe starts from {init}, which the manifest does not list")
+    return {"file": entry["file"], "sha256": entry["sha256"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", help="training output folder (holds best.safetensors and summary.json)")
@@ -111,6 +125,9 @@ def main() -> None:
         recipe = shipped_before["recipe"] + recipe
         before_seconds += shipped_before["train_seconds"]
         before_epochs += shipped_before["total_epochs"]
+        starts_from = shipped_before.get("starts_from")
+    else:
+        starts_from = shipped_start((earlier or [summary])[0], entries)
     entry = {
         "file": file_name,
         "model": cfg["model"],
@@ -121,6 +138,7 @@ def main() -> None:
         "train_precision": cfg.get("precision", "fp32"),  # autocast during training (bf16 on CPUs that have it)
         "command": recipe[-1],
         "recipe": recipe,  # every vsr train command from scratch to this file, in order
+        **({"starts_from": starts_from} if starts_from else {}),  # the shipped file recipe[0] starts from
         "training_data": cfg["train_dirs"],
         "validation_data": cfg["val_dirs"],
         "epochs": summary["epochs"],

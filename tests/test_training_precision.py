@@ -220,6 +220,23 @@ def test_a_run_continuing_the_shipped_file_keeps_the_runs_its_record_holds(tmp_p
     assert ship_weights.runs_of_shipped(record) == [a, b]
 
 
+def test_a_recipe_starting_from_a_shipped_file_pins_that_file_by_its_sha256():
+    """MSRN x3 starts from the shipped x2 weights: the x3 entry names that file and the sha256 the
+    manifest holds for it, since a later x2 shipping replaces the file under the same name."""
+    ship_weights = _load_script("ship_weights")
+    entries = [{"file": "msrn_x2.safetensors", "sha256": "ab" * 32}]
+
+    def first_run(init):
+        return {"config": {"init_weights": init}}
+
+    assert ship_weights.shipped_start(first_run("vsr/weights/msrn_x2.safetensors"), entries) == {
+        "file": "msrn_x2.safetensors", "sha256": "ab" * 32}
+    assert ship_weights.shipped_start(first_run(None), entries) is None
+    assert ship_weights.shipped_start(first_run("training/msrn_x3/best.safetensors"), entries) is None
+    with pytest.raises(SystemExit, match="does not list"):
+        ship_weights.shipped_start(first_run("vsr/weights/msrn_x4.safetensors"), entries)
+
+
 def test_gpu_train_sizes_each_schedule_to_its_budget_with_a_command_vsr_train_accepts():
     """scripts/gpu_train.py, short of a GPU: the commands it would start, checked by vsr's own parser."""
     import argparse
