@@ -111,13 +111,18 @@ def main() -> None:
     shipped_before = next((e for e in entries if e["file"] == file_name), None)
     if args.continues_shipped and shipped_before is None:
         parser.error(f"--continues-shipped: no {file_name} in the manifest")
+    # Every check on the record before the file is written: a refusal leaves vsr/weights as it was.
+    earlier = [e for folder in args.after for e in earlier_runs_in(Path(folder), summary)]
+    if args.continues_shipped:
+        starts_from = shipped_before.get("starts_from")
+    else:
+        starts_from = shipped_start((earlier or [summary])[0], entries)
     save_weights(model, WEIGHTS_DIR / file_name, half=args.half, extra={"command": header.get("command", ""), "epoch": header.get("epoch", "")})
     shipped = load_model(cfg["model"], cfg["scale"], weights=WEIGHTS_DIR / file_name)
     print(f"{file_name}:")
     # fp32 as the published tables, on the fastest CPU engine here (ONNX Runtime; torch without it):
     # what `vsr eval` runs by default, so a user's run reproduces these figures.
     figures = measure(build_runner(shipped, make_backend("auto", device="cpu", precision="fp32")), cfg["scale"])
-    earlier = [e for folder in args.after for e in earlier_runs_in(Path(folder), summary)]
     recipe = [c for e in earlier for c in run_commands(e)] + run_commands(summary)
     before_seconds = sum(e["train_seconds"] for e in earlier)
     before_epochs = sum(e["epochs"] for e in earlier)
@@ -125,9 +130,6 @@ def main() -> None:
         recipe = shipped_before["recipe"] + recipe
         before_seconds += shipped_before["train_seconds"]
         before_epochs += shipped_before["total_epochs"]
-        starts_from = shipped_before.get("starts_from")
-    else:
-        starts_from = shipped_start((earlier or [summary])[0], entries)
     entry = {
         "file": file_name,
         "model": cfg["model"],
