@@ -46,6 +46,13 @@ def same_run(summary: dict, other: dict) -> bool:
     return summary["config"]["out_dir"] == other["config"]["out_dir"]
 
 
+def init_weights_path(summary: dict) -> Path | None:
+    """The weights a run started from (--init-weights), resolved; None for a run from scratch."""
+    init = summary["config"].get("init_weights")
+    # vsr train records --init-weights as given: relative to where it ran, the repository here.
+    return (REPO / init).resolve() if init else None
+
+
 def earlier_runs(target: Path, summary: dict) -> list[dict]:
     """The runs a run grew from, oldest first, as the parked folder records them.
 
@@ -57,9 +64,8 @@ def earlier_runs(target: Path, summary: dict) -> list[dict]:
     *earlier, parked = recorded_runs(target)
     if same_run(parked, summary):
         return earlier
-    init = summary["config"].get("init_weights")
-    # vsr train records --init-weights as given: relative to where it ran, the repository here.
-    if not init or (REPO / init).resolve() != (target / "best.safetensors").resolve():
+    if init_weights_path(summary) != (target / "best.safetensors").resolve():
+        init = summary["config"].get("init_weights")
         raise ValueError(f"{target} holds run {parked['config']['out_dir']}, which this run did not start from "
                          f"(--init-weights {init}); park it --into another folder")
     return earlier + [parked]

@@ -24,7 +24,7 @@ from vsr.shipped import MANIFEST_PATH, WEIGHTS_DIR  # noqa: E402
 from vsr.files import sha256_file  # noqa: E402
 from vsr.models.weights import read_weights, save_weights  # noqa: E402
 from vsr.sysinfo import cpu_model  # noqa: E402
-from scripts.park_run import recorded_runs, same_run  # noqa: E402  (the parked folder's format has one owner)
+from scripts.park_run import init_weights_path, recorded_runs, same_run  # noqa: E402  (the parked folder's format has one owner)
 
 DATA = REPO.parent / "shared" / "data"
 
@@ -79,13 +79,12 @@ def shipped_start(first_run: dict, entries: list[dict]) -> dict | None:
     """The shipped file a recipe's first command started from (``--init-weights vsr/weights/...``,
     e.g. MSRN x3 from the x2 weights), pinned by the sha256 the manifest holds for it now: the
     recipe reproduces only from that very file, which a later shipping may replace."""
-    init = first_run["config"].get("init_weights")
-    # vsr train records --init-weights as given: relative to where it ran, the repository here.
-    if not init or (REPO / init).resolve().parent != WEIGHTS_DIR.resolve():
+    init = init_weights_path(first_run)
+    if init is None or init.parent != WEIGHTS_DIR.resolve():
         return None
-    entry = next((e for e in entries if e["file"] == Path(init).name), None)
+    entry = next((e for e in entries if e["file"] == init.name), None)
     if entry is None:
-        raise SystemExit(f"the recipe starts from {init}, which the manifest does not list")
+        raise SystemExit(f"the recipe starts from {first_run['config']['init_weights']}, which the manifest does not list")
     return {"file": entry["file"], "sha256": entry["sha256"]}
 
 
