@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from vsr import sysinfo  # noqa: E402
-from vsr.backends import OnnxRuntimeBackend, OpenVinoBackend, TorchBackend, build_runner  # noqa: E402
+from vsr.backends import OnnxRuntimeBackend, OpenVinoBackend, TorchBackend, bf16_speed, build_runner  # noqa: E402
 from vsr.evaluation import model_method, protocol_pairs  # noqa: E402
 from vsr.imaging.metrics import psnr_y  # noqa: E402
 from vsr.models import load_model  # noqa: E402
@@ -96,7 +96,7 @@ def main() -> int:
     p.add_argument("--json", help="write the report here (and a .md table beside it)")
     args = p.parse_args()
     model = load_model(args.model, args.scale, None)
-    bf16 = sysinfo.cpu_accelerates_bf16()
+    bf16 = bf16_speed.cpu_has_bf16()  # bf16 engines are timed wherever they can run, to see whether they pay
     runners = {name: build_runner(model, backend) for name, backend in engines(bf16).items()}
     for name, runner in runners.items():
         assert runner.precision == name.split()[-1], (name, runner.precision)

@@ -21,12 +21,12 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 def cpu_default_engine() -> tuple[str, str]:
     """(backend, precision) that ``auto`` runs on this machine's CPU for 8-bit pictures: OpenVINO
-    bf16 on a CPU with bf16 instructions (where openvino is installed), else ONNX Runtime fp32."""
+    bf16 on a CPU where bf16 pays (where openvino is installed), else ONNX Runtime fp32."""
     import importlib.util
 
-    from vsr import sysinfo
+    from vsr.backends import bf16_speed
 
-    if sysinfo.cpu_accelerates_bf16() and importlib.util.find_spec("openvino") is not None:
+    if bf16_speed.bf16_pays() and importlib.util.find_spec("openvino") is not None:
         return "openvino", "bf16"
     return "onnxruntime", "fp32"
 

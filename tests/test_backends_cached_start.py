@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 
-from vsr import sysinfo  # noqa: E402
+from vsr.backends import bf16_speed  # noqa: E402
 from vsr.backends import cached_start  # noqa: E402
 from vsr.backends.graph_card import MAX_CARD_BYTES, card_key  # noqa: E402
 from vsr.backends.onnxruntime import OnnxRuntimeBackend  # noqa: E402
@@ -21,9 +22,9 @@ from vsr.runner_spec import RunnerSpec  # noqa: E402
 
 from .conftest import REPO  # noqa: E402
 
-# What auto runs on this machine's CPU when no precision is asked: OpenVINO bf16 where the CPU has
-# bf16 instructions (and openvino is installed), else ONNX Runtime fp32.
-HOST_BF16 = sysinfo.cpu_accelerates_bf16() and openvino_installed()
+# What auto runs on this machine's CPU when no precision is asked: OpenVINO bf16 where bf16 pays
+# on the CPU (and openvino is installed), else ONNX Runtime fp32.
+HOST_BF16 = bf16_speed.bf16_pays() and openvino_installed()
 HOST_DEFAULT = ("openvino", "bf16") if HOST_BF16 else ("onnxruntime", "fp32")
 
 # Builds the runner for a weights file, upscales one fixed frame and reports what it had to import.
@@ -42,14 +43,14 @@ print("torch" in sys.modules, runner.name, runner.device, runner.precision)
 def no_bf16(monkeypatch):
     """In this process the CPU is taken to have no bf16 instructions, so that ``auto`` means ONNX
     Runtime fp32 on any machine; the OpenVINO tests say otherwise where the CPU really has them."""
-    monkeypatch.setattr(sysinfo, "cpu_accelerates_bf16", lambda: False)
+    monkeypatch.setattr(bf16_speed, "bf16_pays", lambda: False)
 
 
 @pytest.fixture()
 def bf16_cpu(monkeypatch):
     if not HOST_BF16:
-        pytest.skip("this CPU has no bf16 instructions (or openvino is missing): OpenVINO bf16 cannot run here")
-    monkeypatch.setattr(sysinfo, "cpu_accelerates_bf16", lambda: True)
+        pytest.skip("bf16 does not pay on this CPU (no bf16 instructions, or measured slower), or openvino is missing: auto would not pick OpenVINO bf16 here")
+    monkeypatch.setattr(bf16_speed, "bf16_pays", lambda: True)
 
 
 def _run(cache: os.PathLike, *args: str) -> list[str]:
@@ -61,7 +62,14 @@ def _run(cache: os.PathLike, *args: str) -> list[str]:
 
 @pytest.fixture()
 def cache(tmp_path, monkeypatch):
+    """A fresh cache, holding only the bf16 probe's verdict that HOST_DEFAULT was decided by: the
+    runs in it then choose as this process did, not by a second timing (noisy on a busy machine)."""
+    from vsr.backends.cache import default_cache_dir
+
     folder = tmp_path / "cache"
+    probes = default_cache_dir() / "probes"
+    if probes.is_dir():
+        shutil.copytree(probes, folder / "vsr" / "probes")
     monkeypatch.setenv("XDG_CACHE_HOME", str(folder))
     return folder
 
@@ -163,7 +171,7 @@ def test_auto_falls_back_to_torch_when_the_graph_fails_its_first_frames(cache, e
 def test_its_fallback_order_is_autos_on_a_cpu(monkeypatch, bf16, input_bits, precision):
     from vsr.backends import make_backend
 
-    monkeypatch.setattr(sysinfo, "cpu_accelerates_bf16", lambda: bf16)
+    monkeypatch.setattr(bf16_speed, "bf16_pays", lambda: bf16)
     spec = RunnerSpec(model="espcn", scale=2, device="cpu", precision=precision, input_bits=input_bits)
     torch_last = ("torch", "bf16" if precision == "bf16" else "fp32")
     quick = [(b.name, b.precision) for b in cached_start._cpu_backends(spec)] + [torch_last]
@@ -187,7 +195,7 @@ def test_a_named_backend_gets_what_the_ordinary_path_would_build(monkeypatch, na
 
     if name == "openvino" and not openvino_installed():
         pytest.skip("openvino is not installed")
-    monkeypatch.setattr(sysinfo, "cpu_accelerates_bf16", lambda: bf16)
+    monkeypatch.setattr(bf16_speed, "bf16_pays", lambda: bf16)
     spec = RunnerSpec(model="espcn", scale=2, backend=name, device="cpu", precision=precision, input_bits=input_bits)
     quick = [(b.name, b.precision) for b in cached_start._cpu_backends(spec)]
     try:

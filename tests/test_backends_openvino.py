@@ -8,22 +8,24 @@ import torch
 pytest.importorskip("openvino", reason="openvino not installed (it comes with vsr on x86)")
 pytest.importorskip("onnxruntime", reason="onnxruntime not installed")
 
-from vsr import sysinfo  # noqa: E402
+from vsr.backends import bf16_speed  # noqa: E402
 from vsr.backends import AutoBackend, OnnxRuntimeBackend, OpenVinoBackend, TorchBackend, make_backend  # noqa: E402
 from vsr.backends.engine_hint import faster_engine_hint  # noqa: E402
 from vsr.errors import ConfigError  # noqa: E402
 from vsr.runner_spec import RunnerSpec  # noqa: E402
 
-BF16_CPU = sysinfo.cpu_accelerates_bf16()
+BF16_CPU = bf16_speed.cpu_has_bf16()
+BF16_PAYS = bf16_speed.bf16_pays()
 NO_GPU = not torch.cuda.is_available()
 
 
 @pytest.fixture()
 def bf16_cpu(monkeypatch):
-    """Pretend this CPU has (True) or lacks (False) bf16 instructions, for choosing only."""
+    """Pretend this CPU has bf16 instructions that pay (True) or lacks them (False), for choosing only."""
 
     def pretend(has: bool) -> None:
-        monkeypatch.setattr(sysinfo, "cpu_accelerates_bf16", lambda: has)
+        monkeypatch.setattr(bf16_speed, "cpu_has_bf16", lambda: has)
+        monkeypatch.setattr(bf16_speed, "bf16_pays", lambda: has)
 
     return pretend
 
@@ -95,7 +97,7 @@ def test_pictures_deeper_than_8_bits_get_fp32_by_default(bf16_cpu, bits):
     assert make_backend("openvino", precision="bf16", input_bits=bits).precision == "bf16"  # asked: given
 
 
-@pytest.mark.skipif(not (BF16_CPU and NO_GPU), reason="needs a CPU with bf16 instructions and no GPU: the default it checks is that CPU's")
+@pytest.mark.skipif(not (BF16_PAYS and NO_GPU), reason="needs a CPU where bf16 pays and no GPU: the default it checks is that CPU's")
 def test_a_runner_spec_for_8_bit_pictures_runs_bf16_and_for_10_bit_fp32(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     eight = RunnerSpec(model="espcn", scale=2).build()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from vsr import sysinfo
+from vsr.backends import bf16_speed
 from vsr.backends import BACKEND_NAMES, OnnxRuntimeBackend, TorchBackend, build_runner, make_backend
 from vsr.errors import ConfigError
 
@@ -19,7 +19,7 @@ CUDA = torch.cuda.is_available()
 def no_bf16(monkeypatch):
     """The CPU is taken to have no bf16 instructions, so that ``auto`` on it means ONNX Runtime
     then torch on any machine (OpenVINO's place in the order: tests/test_backends_openvino.py)."""
-    monkeypatch.setattr(sysinfo, "cpu_accelerates_bf16", lambda: False)
+    monkeypatch.setattr(bf16_speed, "bf16_pays", lambda: False)
 
 
 def test_names_cover_every_backend():

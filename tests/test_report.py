@@ -173,7 +173,7 @@ def test_the_library_reports_through_the_reporter_it_is_given(tmp_path, espcn, m
 
     monkeypatch.setattr(OnnxRuntimeBackend, "build", broken)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr("vsr.sysinfo.cpu_accelerates_bf16", lambda: False)  # auto: ONNX Runtime, then torch
+    monkeypatch.setattr("vsr.backends.bf16_speed.bf16_pays", lambda: False)  # auto: ONNX Runtime, then torch
     stream = io.StringIO()
     runner = build_runner(espcn, make_backend("auto", cache_dir=str(tmp_path)), warn=Reporter(stream=stream).warn)
     assert runner.name == "torch"

@@ -63,7 +63,14 @@ def test_fp16_is_refused_on_the_cpu_and_unknown_precisions_are_one_line_errors()
         Precision("fp16", "cpu")
     with pytest.raises(ConfigError, match="--precision"):
         Precision("int8", "cpu")
-    assert default_precision("cpu") in ("bf16", "fp32")
+
+
+@pytest.mark.parametrize("pays", [True, False])
+def test_auto_trains_in_bf16_on_the_cpu_only_where_bf16_pays(monkeypatch, pays):
+    from vsr.backends import bf16_speed
+
+    monkeypatch.setattr(bf16_speed, "bf16_pays", lambda: pays)
+    assert default_precision("cpu") == ("bf16" if pays else "fp32")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="fp16 with a grad scaler trains on CUDA only; no GPU here")

@@ -19,7 +19,7 @@ class RunnerSpec:
     ``weights`` None means the shipped weights for ``model`` x``scale``; ``backend`` is a name of
     :data:`vsr.backends.BACKEND_NAMES`; ``device``, ``precision`` and ``threads`` None take the
     backend's own defaults (:func:`vsr.backends.make_backend`). ``input_bits`` are the bits per
-    sample of the pictures it will run on (None: unknown): a CPU with bf16 instructions runs bf16
+    sample of the pictures it will run on (None: unknown): a CPU where bf16 pays runs bf16
     by default only for pictures of 8 bits, which bf16's 8 significant bits keep.
     """
 

@@ -71,12 +71,6 @@ def cpu_flags() -> set[str]:
     return set()
 
 
-def cpu_accelerates_bf16() -> bool:
-    """True where bf16 convolutions run on bf16 instructions (AVX512-BF16, AMX) rather than being
-    emulated through fp32, i.e. where bf16 training is faster than fp32."""
-    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
-
-
 def gpu_description() -> str | None:
     """GPU name, compute capability and driver-side CUDA version, or None without CUDA."""
     import torch

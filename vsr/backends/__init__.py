@@ -4,7 +4,7 @@
 ``build_runner(model, backend)`` gives a runner with fallback, the fp16 guard and tiling applied.
 The backend classes are registered by name in ``selection.BACKENDS``: ``tensorrt``
 (``tensorrt.py``, optional extra ``vsr[tensorrt]``; imported only when used), ``openvino``
-(``openvino.py``: bf16 on CPUs with bf16 instructions), ``onnxruntime`` (``onnxruntime.py``) and
+(``openvino.py``: bf16 on CPUs where it pays, ``bf16_speed.py``), ``onnxruntime`` (``onnxruntime.py``) and
 ``torch`` (``torch_backend.py``); each class owns its defaults and says whether it uses a GPU.
 """
 from __future__ import annotations

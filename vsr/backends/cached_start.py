@@ -1,6 +1,6 @@
 """The quick start: a CPU runtime on a graph an earlier run left, without importing torch.
 
-On a CPU-only machine the automatic choice is OpenVINO in bf16 (a CPU with bf16 instructions,
+On a CPU-only machine the automatic choice is OpenVINO in bf16 (a CPU where bf16 pays,
 8-bit pictures) or ONNX Runtime in fp32, and after the first run with a weights file its graph
 sits in the cache with a card beside it (:mod:`.graph_card`). Loading torch only to find that
 graph again costs most of a second on every run, a tenth of a typical job; this module finds it

@@ -4,7 +4,8 @@ Why a second CPU runtime: ONNX Runtime has no bf16 convolutions on x86, while Op
 plugin runs them on AVX512-BF16 and AMX instructions. On 2 Zen 4 cores (AVX512-BF16) ESPCN x2 takes
 12.0 ms per 352x288 frame in bf16 against ONNX Runtime's 29.0 in fp32, 250 against 448 ms at
 1080p; in fp32 the two runtimes are within 10 % (``bench/results/cpu_engines_espcn_x2.md``). So ``auto`` uses OpenVINO only for bf16, and only
-where the CPU has those instructions: elsewhere OpenVINO would emulate bf16 through fp32, slower.
+where bf16 pays (:mod:`.bf16_speed`): without those instructions OpenVINO would emulate bf16
+through fp32, and on an Intel Xeon with AVX512-BF16 but no AMX it ran 1.4x slower than fp32.
 
 bf16 carries 8 significant bits: ESPCN x2 loses 0.02 dB on Set5 and moves a fifth of the output
 codes by one or two levels. That is why it is a default only for 8-bit pictures and never for
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import ConfigError
-from .. import sysinfo
+from . import bf16_speed
 from ..sysinfo import usable_cores
 from .base import OutOfMemory, check_batch, first_line, output_for
 from .graph_card import runner_on_cached_graph
@@ -75,18 +76,18 @@ class OpenVinoBackend:
 
     @classmethod
     def for_request(cls, device=None, precision=None, threads=None, cache_dir=None) -> "OpenVinoBackend":
-        """This backend for what a user asked; None takes its default: the CPU, in bf16 where the
-        CPU has bf16 instructions, else fp32."""
+        """This backend for what a user asked; None takes its default: the CPU, in bf16 where
+        bf16 pays on it, else fp32."""
         if precision is None:
-            precision = "bf16" if sysinfo.cpu_accelerates_bf16() else "fp32"
+            precision = "bf16" if bf16_speed.bf16_pays() else "fp32"
         return cls(device=device or "cpu", precision=precision, threads=threads, cache_dir=cache_dir)
 
     @classmethod
     def auto_candidate(cls, device: str, precision: str | None, threads=None, cache_dir=None) -> "OpenVinoBackend | None":
-        """A candidate of ``auto`` on a CPU with bf16 instructions, for bf16 (asked for, or no
+        """A candidate of ``auto`` on a CPU where bf16 pays, for bf16 (asked for, or no
         precision asked), when ``openvino`` is installed. Not for fp32: there ONNX Runtime is as
         fast and is what vsr's figures were measured with."""
-        if device != "cpu" or precision not in (None, "bf16") or not sysinfo.cpu_accelerates_bf16() or not openvino_installed():
+        if device != "cpu" or precision not in (None, "bf16") or not bf16_speed.bf16_pays() or not openvino_installed():
             return None
         return cls(device="cpu", precision="bf16", threads=threads, cache_dir=cache_dir)
 
@@ -101,7 +102,7 @@ class OpenVinoBackend:
             raise ConfigError(f"the openvino backend runs on the CPU, not {self.device!r}")
         if self.precision not in _HINTS:
             raise ConfigError(f"the openvino backend runs fp32 or bf16, not {self.precision}")
-        if self.precision == "bf16" and not sysinfo.cpu_accelerates_bf16():
+        if self.precision == "bf16" and not bf16_speed.cpu_has_bf16():
             raise ConfigError("bf16 needs a CPU with AVX512-BF16 or AMX (this one would emulate it, slower than fp32); use --precision fp32")
 
     def runtime_tag(self) -> str:

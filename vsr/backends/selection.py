@@ -115,7 +115,7 @@ def make_backend(
     """The backend value for a name; ``auto`` picks the fastest one this machine has.
 
     ``device``, ``precision`` None take the backend class's defaults (its ``for_request``; for torch,
-    a CUDA GPU when there is one, fp16 there and fp32 on the CPU; on a CPU with bf16 instructions,
+    a CUDA GPU when there is one, fp16 there and fp32 on the CPU; on a CPU where bf16 pays,
     bf16). ``input_bits`` are the bits per sample of the pictures it will run on (None: unknown):
     deeper than bf16 keeps, and no precision asked, it defaults to fp32 instead. Raises
     :class:`ConfigError` for a combination that cannot run here.

@@ -63,12 +63,12 @@ def add_backend_flags(p: argparse.ArgumentParser, scoring: bool = False) -> None
 
 
 def _cpu_default_precision() -> str:
-    from .. import sysinfo
+    from ..backends import bf16_speed
     from ..backends.openvino import openvino_installed
 
-    if sysinfo.cpu_accelerates_bf16() and openvino_installed():
-        return "bf16 for 8-bit pictures, as this CPU has bf16 instructions (OpenVINO), else fp32"
-    return "fp32 (bf16 where a CPU has bf16 instructions and OpenVINO is installed)"
+    if bf16_speed.bf16_pays() and openvino_installed():
+        return "bf16 for 8-bit pictures, as bf16 is faster than fp32 on this CPU (OpenVINO), else fp32"
+    return "fp32 (bf16 where a CPU runs it faster and OpenVINO is installed)"
 
 
 def _cores() -> int:

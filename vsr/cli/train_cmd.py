@@ -36,7 +36,7 @@ def add_parser(sub) -> None:
         "weights (ReLU, replicated border, MSE, 16-pixel patches with 4 pixels of context, scale augmentation "
         "0.9-0.6, batch 32, 16384 patches per epoch, Adam at 1e-3 with a cosine schedule, 400 epochs); "
         "--paper-recipe gives the ESPCN paper's instead. With --model msrn the defaults are MSRN's own (L1, 48-pixel "
-        "patches, batch 16, Adam at 3e-4 with a cosine schedule; --precision auto trains in bf16 where the CPU has it).",
+        "patches, batch 16, Adam at 3e-4 with a cosine schedule; --precision auto trains in bf16 where the CPU runs it faster).",
         formatter_class=HelpFormatter,
         epilog=examples(
             ("vsr train --scale 2 --train-dir T91 --train-dir BSD200 --val-dir Set5 --out runs/x2",
@@ -89,7 +89,7 @@ def add_parser(sub) -> None:
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
                    help="dtype of the convolutions under autocast (weights, optimiser, loss and validation stay fp32); "
-                   "auto = bf16 on CPUs with AVX512-BF16/AMX and on CUDA, else fp32; fp16 (with a grad scaler) on CUDA only")
+                   "auto = bf16 on CUDA and on CPUs where it is faster (AMX; AVX512-BF16 where a short probe measures it so), else fp32; fp16 (with a grad scaler) on CUDA only")
     p.add_argument("--workers", type=int, default=0, metavar="N", help="data-loader worker processes (0: in the training process)")
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's, one per core)")
     p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and of the patch plan")

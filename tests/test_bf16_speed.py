@@ -1,0 +1,69 @@
+"""bf16_speed: the flags decide where they can; the probe decides AVX512-BF16 without AMX, once."""
+import json
+import math
+
+import pytest
+
+from vsr import sysinfo
+from vsr.backends import bf16_speed
+
+
+@pytest.fixture()
+def cpu(monkeypatch, tmp_path):
+    """A CPU with the given flags, a fresh cache, and a probe that reports what it is told (and
+    counts its calls); bf16_pays forgets its verdict before and after."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    probe = {"speedup": 1.0, "calls": 0}
+
+    def measured(threads=None):
+        probe["calls"] += 1
+        return probe["speedup"]
+
+    def with_flags(*flags: str) -> dict:
+        monkeypatch.setattr(sysinfo, "cpu_flags", lambda: {"avx512f", *flags})
+        monkeypatch.setattr(bf16_speed, "measure_bf16_speedup", measured)
+        bf16_speed.bf16_pays.cache_clear()
+        return probe
+
+    yield with_flags
+    bf16_speed.bf16_pays.cache_clear()
+
+
+def test_amx_pays_and_no_bf16_instructions_do_not_without_a_probe(cpu):
+    probe = cpu("avx512_bf16", "amx_bf16", "amx_tile")
+    assert bf16_speed.bf16_pays() and bf16_speed.cpu_has_bf16()
+    probe = cpu("avx2")
+    assert not bf16_speed.bf16_pays() and not bf16_speed.cpu_has_bf16()
+    assert probe["calls"] == 0
+
+
+@pytest.mark.parametrize("speedup, pays", [(0.7, False), (1.1, False), (2.4, True)])
+def test_avx512_bf16_alone_is_decided_by_the_probe_and_measured_once(cpu, tmp_path, speedup, pays):
+    probe = cpu("avx512_bf16")
+    probe["speedup"] = speedup
+    assert bf16_speed.bf16_pays() is pays
+    assert bf16_speed.cpu_has_bf16()  # the instructions are there either way: bf16 may be asked for
+    bf16_speed.bf16_pays.cache_clear()  # a later process: the verdict comes from the cache file
+    assert bf16_speed.bf16_pays() is pays and probe["calls"] == 1
+    (cached,) = (tmp_path / "vsr" / "probes").iterdir()
+    assert json.loads(cached.read_text())["speedup"] == speedup
+
+
+@pytest.mark.parametrize("content", ['{"speedup": "fast"}', '{"speedup": -1.0}', "not json", '{"speedup": NaN}'])
+def test_a_damaged_cache_file_is_measured_anew(cpu, tmp_path, content):
+    probe = cpu("avx512_bf16")
+    probe["speedup"] = 2.0
+    assert bf16_speed.cached_bf16_speedup() == 2.0
+    (cached,) = (tmp_path / "vsr" / "probes").iterdir()
+    cached.write_text(content)
+    assert bf16_speed.cached_bf16_speedup() == 2.0 and probe["calls"] == 2
+    assert json.loads(cached.read_text())["speedup"] == 2.0  # and written again
+
+
+def test_the_probe_times_real_convolutions_and_leaves_the_thread_count_alone():
+    import torch
+
+    before = torch.get_num_threads()
+    speedup = bf16_speed.measure_bf16_speedup(threads=1)
+    assert math.isfinite(speedup) and 0.05 < speedup < 50  # a ratio of two real timings
+    assert torch.get_num_threads() == before
