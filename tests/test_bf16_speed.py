@@ -67,3 +67,19 @@ def test_the_probe_times_real_convolutions_and_leaves_the_thread_count_alone():
     speedup = bf16_speed.measure_bf16_speedup(threads=1)
     assert math.isfinite(speedup) and 0.05 < speedup < 50  # a ratio of two real timings
     assert torch.get_num_threads() == before
+
+
+def test_a_cache_that_cannot_be_written_still_gives_the_verdict(cpu, tmp_path):
+    probe = cpu("avx512_bf16")
+    probe["speedup"] = 2.0
+    (tmp_path / "vsr").write_text("a file where the cache folder should be")
+    assert bf16_speed.bf16_pays() and probe["calls"] == 1
+
+
+def test_an_oversized_cache_file_is_not_read(cpu, tmp_path):
+    probe = cpu("avx512_bf16")
+    probe["speedup"] = 0.8
+    assert bf16_speed.cached_bf16_speedup() == 0.8
+    (cached,) = (tmp_path / "vsr" / "probes").iterdir()
+    cached.write_text('{"speedup": 3.0, "padding": "' + "x" * 10_000 + '"}')
+    assert bf16_speed.cached_bf16_speedup() == 0.8 and probe["calls"] == 2

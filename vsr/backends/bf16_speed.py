@@ -23,6 +23,7 @@ from .cache import cache_dir, write_atomically
 # 0.02-0.04 dB on Set5), which a few percent of speed do not buy.
 PAYS_ABOVE = 1.2
 _PROBE_REPEATS = 7
+_MAX_CACHE_BYTES = 4096
 
 
 def cpu_has_bf16() -> bool:
@@ -45,16 +46,22 @@ def bf16_pays() -> bool:
 
 def cached_bf16_speedup() -> float:
     """fp32 time / bf16 time of the probe on this CPU, from the cache or measured (and cached)."""
-    path = cache_dir(None, "probes") / f"bf16-speedup-{_probe_key()}.json"
+    name = f"bf16-speedup-{_probe_key()}.json"
     try:
-        speedup = json.loads(path.read_text())["speedup"]
-        # A cache file is input like any other: a number, finite and positive, or measured anew.
-        if isinstance(speedup, float) and math.isfinite(speedup) and speedup > 0:
-            return speedup
+        path = cache_dir(None, "probes") / name
+        # A cache file is input like any other: small, and a finite positive number, or measured anew.
+        if path.stat().st_size <= _MAX_CACHE_BYTES:
+            speedup = json.loads(path.read_text())["speedup"]
+            if isinstance(speedup, float) and math.isfinite(speedup) and speedup > 0:
+                return speedup
     except (OSError, ValueError, KeyError, TypeError):
         pass
     speedup = measure_bf16_speedup()
-    write_atomically(path, json.dumps({"speedup": speedup, "cpu": sysinfo.cpu_model(), "torch": _torch_version()}).encode())
+    try:
+        write_atomically(cache_dir(None, "probes") / name,
+                         json.dumps({"speedup": speedup, "cpu": sysinfo.cpu_model(), "torch": _torch_version()}).encode())
+    except OSError:
+        pass  # a cache that cannot be written (read-only home) costs the next run 0.5 s, nothing else
     return speedup
 
 
