@@ -142,9 +142,13 @@ def test_sigterm_stops_a_run_as_ctrl_c_does_and_its_ray_with_it(tmp_path):
     folder.mkdir()
     (folder / "drive.py").write_text(DRIVER)
     chain = Chain(folder, source, tmp_path / "out.mkv")
-    run = chain.start()
+    # Stopped between segments, or, where the segments ran side by side and ended together (so
+    # that no poll saw some done and others not), halfway through the join, held there: either
+    # way mid-run, and the run cannot end before the signal comes.
+    paused = tmp_path / "join-paused"
+    run = chain.start(VSR_TEST_PAUSE_JOIN=str(paused))
     deadline = time.monotonic() + 120
-    while not 0 < chain.states().count("done") < len(chain.states()):
+    while not (0 < chain.states().count("done") < len(chain.states()) or paused.exists()):
         assert run.poll() is None and time.monotonic() < deadline, run.stderr.read().decode()
         time.sleep(0.02)
     ray = descendants(run.pid)
