@@ -109,7 +109,7 @@ def main() -> int:
         "benchmark": "cpu_engines", "model": args.model, "scale": args.scale, "threads": sysinfo.usable_cores(),
         "repeats": args.repeats, "cpu_has_bf16_instructions": bf16,
         # What auto decides from: the probe's fp32/bf16 time ratio (None where the flags decide).
-        "bf16_probe_speedup": bf16_speed.cached_bf16_speedup() if bf16 and "amx_bf16" not in sysinfo.cpu_flags() else None,
+        "bf16_probe_speedup": bf16_speed.cached_bf16_speedup() if bf16_speed.verdict_by_flags() is None else None,
         "auto_takes_bf16": bf16_speed.bf16_pays(), "speed": speed,
         "quality": score(runners, args.hr, args.scale), "machine": sysinfo.machine_info(),
         "cpu_flags": sorted(sysinfo.cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "avx512_vnni", "avx_vnni"}),

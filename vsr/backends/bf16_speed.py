@@ -32,16 +32,23 @@ def cpu_has_bf16() -> bool:
     return bool(sysinfo.cpu_flags() & {"avx512_bf16", "amx_bf16"})
 
 
-@functools.cache
-def bf16_pays() -> bool:
-    """bf16 convolutions are at least PAYS_ABOVE x faster than fp32 on this CPU: AMX always,
-    AVX512-BF16 alone where the probe (cached) measured it."""
+def verdict_by_flags() -> bool | None:
+    """What the flags alone say: True with AMX, False without AVX512-BF16, None where AVX512-BF16
+    alone leaves it to the probe."""
     flags = sysinfo.cpu_flags()
     if "amx_bf16" in flags:
         return True
     if "avx512_bf16" not in flags:
         return False
-    return cached_bf16_speedup() >= PAYS_ABOVE
+    return None
+
+
+@functools.cache
+def bf16_pays() -> bool:
+    """bf16 convolutions are at least PAYS_ABOVE x faster than fp32 on this CPU: AMX always,
+    AVX512-BF16 alone where the probe (cached) measured it."""
+    by_flags = verdict_by_flags()
+    return cached_bf16_speedup() >= PAYS_ABOVE if by_flags is None else by_flags
 
 
 def cached_bf16_speedup() -> float:
