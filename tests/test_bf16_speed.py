@@ -83,3 +83,26 @@ def test_an_oversized_cache_file_is_not_read(cpu, tmp_path):
     (cached,) = (tmp_path / "vsr" / "probes").iterdir()
     cached.write_text('{"speedup": 3.0, "padding": "' + "x" * 10_000 + '"}')
     assert bf16_speed.cached_bf16_speedup() == 0.8 and probe["calls"] == 2
+
+
+def test_the_known_verdict_never_measures_and_follows_the_cache(cpu):
+    probe = cpu("avx512_bf16", "amx_bf16")
+    assert bf16_speed.known_bf16_verdict() is True
+    probe = cpu("avx2")
+    assert bf16_speed.known_bf16_verdict() is False
+    probe = cpu("avx512_bf16")
+    probe["speedup"] = 0.8
+    assert bf16_speed.known_bf16_verdict() is None and probe["calls"] == 0
+    assert bf16_speed.bf16_pays() is False and probe["calls"] == 1
+    assert bf16_speed.known_bf16_verdict() is False and probe["calls"] == 1
+
+
+def test_building_the_command_line_costs_no_probe(cpu):
+    """Every command builds every subcommand's flags, help text included: no timing for that."""
+    from vsr.cli.main import build_parser
+
+    probe = cpu("avx512_bf16")
+    parser = build_parser()
+    with pytest.raises(SystemExit):
+        parser.parse_args(["upscale", "--help"])
+    assert probe["calls"] == 0

@@ -51,11 +51,34 @@ def bf16_pays() -> bool:
     return cached_bf16_speedup() >= PAYS_ABOVE if by_flags is None else by_flags
 
 
+def known_bf16_verdict() -> bool | None:
+    """bf16_pays without measuring: from the flags or an earlier probe's cached result; None where
+    only the probe could tell. For text such as --help, which should not cost a timing."""
+    by_flags = verdict_by_flags()
+    if by_flags is not None:
+        return by_flags
+    speedup = _read_cached_speedup()
+    return None if speedup is None else speedup >= PAYS_ABOVE
+
+
 def cached_bf16_speedup() -> float:
     """fp32 time / bf16 time of the probe on this CPU, from the cache or measured (and cached)."""
-    name = f"bf16-speedup-{_probe_key()}.json"
+    speedup = _read_cached_speedup()
+    if speedup is not None:
+        return speedup
+    speedup = measure_bf16_speedup()
     try:
-        path = cache_dir(None, "probes") / name
+        write_atomically(_cache_path(),
+                         json.dumps({"speedup": speedup, "cpu": sysinfo.cpu_model(), "torch": _torch_version()}).encode())
+    except OSError:
+        pass  # a cache that cannot be written (read-only home) costs the next run 0.5 s, nothing else
+    return speedup
+
+
+def _read_cached_speedup() -> float | None:
+    """The cached probe result, or None when there is none or it is not a sane one."""
+    try:
+        path = _cache_path()
         # A cache file is input like any other: small, and a finite positive number, or measured anew.
         if path.stat().st_size <= _MAX_CACHE_BYTES:
             speedup = json.loads(path.read_text())["speedup"]
@@ -63,13 +86,11 @@ def cached_bf16_speedup() -> float:
                 return speedup
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    speedup = measure_bf16_speedup()
-    try:
-        write_atomically(cache_dir(None, "probes") / name,
-                         json.dumps({"speedup": speedup, "cpu": sysinfo.cpu_model(), "torch": _torch_version()}).encode())
-    except OSError:
-        pass  # a cache that cannot be written (read-only home) costs the next run 0.5 s, nothing else
-    return speedup
+    return None
+
+
+def _cache_path():
+    return cache_dir(None, "probes") / f"bf16-speedup-{_probe_key()}.json"
 
 
 def measure_bf16_speedup(threads: int | None = None) -> float:

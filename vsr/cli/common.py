@@ -66,8 +66,13 @@ def _cpu_default_precision() -> str:
     from ..backends import bf16_speed
     from ..backends.openvino import openvino_installed
 
-    if bf16_speed.bf16_pays() and openvino_installed():
+    # Every command builds this text, so it must not cost the probe's timing (nor torch's import).
+    verdict = bf16_speed.known_bf16_verdict()
+    if verdict and openvino_installed():
         return "bf16 for 8-bit pictures, as bf16 is faster than fp32 on this CPU (OpenVINO), else fp32"
+    if verdict is None:
+        return ("fp32, or bf16 for 8-bit pictures where OpenVINO is installed and a short timing on "
+                "first use finds this CPU runs it faster")
     return "fp32 (bf16 where a CPU runs it faster and OpenVINO is installed)"
 
 
