@@ -47,8 +47,8 @@ def verdict_by_flags() -> bool | None:
 def bf16_pays() -> bool:
     """bf16 convolutions are at least PAYS_ABOVE x faster than fp32 on this CPU: AMX always,
     AVX512-BF16 alone where the probe (cached) measured it."""
-    by_flags = verdict_by_flags()
-    return cached_bf16_speedup() >= PAYS_ABOVE if by_flags is None else by_flags
+    known = known_bf16_verdict()
+    return cached_bf16_speedup() >= PAYS_ABOVE if known is None else known
 
 
 def known_bf16_verdict() -> bool | None:
