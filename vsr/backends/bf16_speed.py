@@ -130,9 +130,11 @@ def _torch_version() -> str:
         return "none"
 
 
+@functools.cache
 def _probe_key() -> str:
     """What changes the verdict: the CPU (model name, family/model numbers, bf16 flags) and the
-    torch build whose kernels were timed."""
+    torch build whose kernels were timed. Fixed for a process, and it costs a package-metadata
+    lookup (about 1 ms), which every subcommand's --precision help text would otherwise repeat."""
     details = sysinfo.cpu_details()
     parts = [sysinfo.cpu_model(), str(details.get("family")), str(details.get("model")),
              ",".join(details.get("bf16", [])), _torch_version()]
