@@ -49,6 +49,16 @@ def test_avx512_bf16_alone_is_decided_by_the_probe_and_measured_once(cpu, tmp_pa
     assert json.loads(cached.read_text())["speedup"] == speedup
 
 
+def test_a_first_verdict_looks_for_the_cache_file_once_then_measures(cpu, monkeypatch):
+    probe = cpu("avx512_bf16")
+    probe["speedup"] = 2.4
+    reads = []
+    read = bf16_speed._read_cached_speedup
+    monkeypatch.setattr(bf16_speed, "_read_cached_speedup", lambda: reads.append(1) or read())
+    assert bf16_speed.bf16_pays()
+    assert len(reads) == 1 and probe["calls"] == 1
+
+
 @pytest.mark.parametrize("content", ['{"speedup": "fast"}', '{"speedup": -1.0}', "not json", '{"speedup": NaN}'])
 def test_a_damaged_cache_file_is_measured_anew(cpu, tmp_path, content):
     probe = cpu("avx512_bf16")

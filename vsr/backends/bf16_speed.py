@@ -47,8 +47,10 @@ def verdict_by_flags() -> bool | None:
 def bf16_pays() -> bool:
     """bf16 convolutions are at least PAYS_ABOVE x faster than fp32 on this CPU: AMX always,
     AVX512-BF16 alone where the probe (cached) measured it."""
-    known = known_bf16_verdict()
-    return cached_bf16_speedup() >= PAYS_ABOVE if known is None else known
+    by_flags = verdict_by_flags()
+    # Not known_bf16_verdict(): where the flags do not decide, cached_bf16_speedup reads the cache
+    # itself (and measures only where it has none), so the cache file is read once.
+    return cached_bf16_speedup() >= PAYS_ABOVE if by_flags is None else by_flags
 
 
 def known_bf16_verdict() -> bool | None:
