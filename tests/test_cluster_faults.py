@@ -154,13 +154,12 @@ def test_sigterm_stops_a_run_as_ctrl_c_does_and_its_ray_with_it(tmp_path):
     folder.mkdir()
     (folder / "drive.py").write_text(DRIVER)
     chain = Chain(folder, source, tmp_path / "out.mkv")
-    # Stopped between segments, or, where the segments ran side by side and ended together (so
-    # that no poll saw some done and others not), halfway through the join, held there: either
-    # way mid-run, and the run cannot end before the signal comes.
-    paused = tmp_path / "join-paused"
-    run = chain.start(VSR_TEST_PAUSE_JOIN=str(paused))
+    # Stopped mid-run, held by the driver's pause once the first segment is recorded, so that
+    # the run cannot end before the signal comes.
+    recorded = tmp_path / "recorded"
+    run = chain.start(VSR_TEST_PAUSE_RECORDED=str(recorded))
     deadline = time.monotonic() + 120
-    while not (0 < chain.states().count("done") < len(chain.states()) or paused.exists()):
+    while not recorded.exists():
         assert run.poll() is None and time.monotonic() < deadline, run.stderr.read().decode()
         time.sleep(0.02)
     ray = descendants(run.pid)
