@@ -183,6 +183,30 @@ def test_scale_augment_adds_each_image_shrunk_by_each_factor_with_its_own_lr(tmp
     assert augmented[2].hr.shape == (24, 24)
 
 
+def test_phase_augment_gives_every_sub_pixel_phase_its_own_lr_of_the_same_image(tmp_path):
+    from vsr.imaging.resize import imresize
+    from vsr.training.data import load_pairs
+
+    make_images(tmp_path / "train", 1, 50, 0)
+    plain = load_pairs([tmp_path / "train"], 3)[0]
+    phases = load_pairs([tmp_path / "train"], 3, (0.8,), phases=True)
+    assert len(phases) == 2 * 9  # the image and its shrunk copy, each at 3 x 3 offsets
+    assert [p.name for p in phases[:4]] == ["img0.png+0,0", "img0.png+0,1", "img0.png+0,2", "img0.png+1,0"]
+    assert all(p.name.startswith("img0.png@0.8+") for p in phases[9:])
+    # Offset (0, 0) is the plain pair; the others are the same scene, shifted, each with its own LR.
+    assert np.array_equal(phases[0].hr, plain.hr) and np.array_equal(phases[0].lr, plain.lr)
+    full = np.asarray(Image.open(tmp_path / "train" / "img0.png"))
+    shifted = phases[4]  # offset (1, 1): 49 rows and columns left, cropped to 48
+    assert shifted.hr.shape == (48, 48) and shifted.lr.shape == (16, 16)
+    assert np.array_equal(shifted.hr[:-1, :-1], plain.hr[1:, 1:]) and full.shape[:2] == (50, 50)
+    assert np.array_equal(shifted.lr, imresize(np.ascontiguousarray(shifted.hr), 1 / 3))
+    assert len({p.lr.tobytes() for p in phases[:9]}) == 9
+    # Patches drawn from them line up as the plain ones do.
+    dataset = PatchDataset(phases, 3, 8, 16, seed=1)
+    for lr, hr in (dataset[i] for i in range(16)):
+        assert lr.shape == (1, 8, 8) and hr.shape == (1, 24, 24)
+
+
 def test_train_cli_takes_scale_augment_and_border_and_refuses_what_does_not_apply(tmp_path, cli):
     from tests.conftest import assert_cli_error
 
@@ -190,11 +214,11 @@ def test_train_cli_takes_scale_augment_and_border_and_refuses_what_does_not_appl
     make_images(tmp_path / "val", 1, 32, 1)
     common = ("train", "--scale", "2", "--train-dir", tmp_path / "train", "--val-dir", tmp_path / "val",
               "--patch-size", "8", "--context", "0", "--batch-size", "8", "--epochs", "1", "--patches-per-epoch", "16", "--quiet")
-    code, err = cli(*common, "--out", tmp_path / "a", "--scale-augment", "0.9,0.6")
+    code, err = cli(*common, "--out", tmp_path / "a", "--scale-augment", "0.9,0.6", "--phase-augment")
     assert code == 0, err
-    assert "6 training images" in err
+    assert "24 training images" in err  # 2 images x (1 + 2 shrunk) x 2 x 2 phases
     summary = json.loads((tmp_path / "a" / "summary.json").read_text())
-    assert summary["config"]["scale_augment"] == [0.9, 0.6]
+    assert summary["config"]["scale_augment"] == [0.9, 0.6] and summary["config"]["phase_augment"] is True
     assert summary["config"]["model_config"]["border"] == "replicate"  # ESPCN's default for new runs
     # The defaults are the shipped weights' recipe (tests/test_cli_help.py checks them all).
     assert read_weights(tmp_path / "a" / "best.safetensors")[1]["config"] == '{"activation": "relu", "features": [64, 32], "border": "replicate"}'

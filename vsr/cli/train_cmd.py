@@ -63,6 +63,10 @@ def add_parser(sub) -> None:
     p.add_argument("--scale-augment", type=_factors, metavar="FACTORS",
                    help="also train on each image shrunk by each of these comma-separated factors (FSRCNN's scaling "
                    "augmentation); 'none' for none (default: 0.9,0.8,0.7,0.6; paper recipe and msrn: none)")
+    p.add_argument("--phase-augment", action="store_true",
+                   help="train on each image cropped from every offset below the scale (scale² pairs per image), so "
+                   "the LR grid samples the scene at every sub-pixel phase: more distinct LR images of the same content, "
+                   "for a network large enough to learn a small training set by heart (default: off)")
     p.add_argument("--batch-size", type=int, metavar="N", help="patches per step (default: 32; msrn: 16)")
     p.add_argument("--epochs", type=int, metavar="N", help="epochs of the learning-rate schedule (default: 400; msrn: 12)")
     p.add_argument("--patches-per-epoch", type=int, metavar="N", help="patches drawn per epoch (default: 16384; msrn: 1600)")
@@ -152,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
         model_config=model_config,
         context=args.context,
         scale_augment=args.scale_augment,
+        phase_augment=args.phase_augment,
         init_weights=args.init_weights,
         seed=args.seed,
         device=args.device,

@@ -46,19 +46,42 @@ def make_pair(hr_y: np.ndarray, scale: int, name: str = "") -> LumaPair:
     return LumaPair(lr=imresize(hr, 1.0 / scale), hr=hr, name=name)
 
 
-def load_pairs(directories: list[str | Path], scale: int, shrink_factors: tuple[float, ...] = ()) -> list[LumaPair]:
+def phase_pairs(hr_y: np.ndarray, scale: int, name: str = "") -> list[LumaPair]:
+    """The image as ``scale``² pairs, its HR cropped from each offset (dy, dx) in [0, scale)².
+
+    Each offset puts the LR sampling grid at another sub-pixel phase of the scene, so one HR image
+    gives ``scale``² different LR images (other aliasing, the same statistics) for the cost of
+    ``scale``² bicubic shrinks; the HR planes are views of one array.
+    """
+    pairs = []
+    for dy in range(scale):
+        for dx in range(scale):
+            h, w = (hr_y.shape[0] - dy) // scale * scale, (hr_y.shape[1] - dx) // scale * scale
+            hr = hr_y[dy : dy + h, dx : dx + w]
+            pairs.append(LumaPair(lr=imresize(hr, 1.0 / scale), hr=hr, name=f"{name}+{dy},{dx}"))
+    return pairs
+
+
+def load_pairs(directories: list[str | Path], scale: int, shrink_factors: tuple[float, ...] = (),
+               phases: bool = False) -> list[LumaPair]:
     """Every image of ``directories`` as an (LR, HR) luma pair.
 
     Each factor of ``shrink_factors`` (each in (0, 1)) adds the image shrunk by it, by the same
     bicubic, as one more HR image: FSRCNN's scaling augmentation, which shows a small network the
-    same content at finer detail densities.
+    same content at finer detail densities. ``phases`` makes every image (shrunk or not) ``scale``²
+    pairs, one per sub-pixel phase of the LR grid (:func:`phase_pairs`): more distinct LR images
+    of the very same content, for a network large enough to learn its training set by heart.
     """
+    def pairs_of(hr_y: np.ndarray, name: str) -> list[LumaPair]:
+        return phase_pairs(hr_y, scale, name) if phases else [make_pair(hr_y, scale, name)]
+
     pairs = []
     for directory in directories:
         for path in list_images(directory):
             hr_y = luma_uint8(path)
-            pairs.append(make_pair(hr_y, scale, path.name))
-            pairs.extend(make_pair(imresize(hr_y, f), scale, f"{path.name}@{f:g}") for f in shrink_factors)
+            pairs.extend(pairs_of(hr_y, path.name))
+            for f in shrink_factors:
+                pairs.extend(pairs_of(imresize(hr_y, f), f"{path.name}@{f:g}"))
     return pairs
 
 

@@ -47,6 +47,7 @@ class TrainConfig:
     model_config: dict = field(default_factory=dict)
     context: int = 0  # LR pixels of context around each patch, outside the loss (see PatchDataset)
     scale_augment: list[float] = field(default_factory=list)  # shrink factors, each adds shrunk copies (see load_pairs)
+    phase_augment: bool = False  # every image at all scale² sub-pixel phases of the LR grid (see load_pairs)
     init_weights: str | None = None
     seed: int = 0
     device: str = "cpu"
@@ -281,7 +282,7 @@ def train(config: TrainConfig, resume: str | None = None, log=lambda line: None,
     try:
         state = _restore(config, resume, log)
         config = state.config
-        train_pairs = load_pairs(config.train_dirs, config.scale, tuple(config.scale_augment))
+        train_pairs = load_pairs(config.train_dirs, config.scale, tuple(config.scale_augment), config.phase_augment)
         val_pairs = load_pairs(config.val_dirs, config.scale)
         dataset = PatchDataset(train_pairs, config.scale, config.patch_size, config.patches_per_epoch, config.seed, context=config.context)
         log(f"{config.model} x{config.scale}: {sum(p.numel() for p in state.model.parameters())} parameters, "
