@@ -41,8 +41,9 @@ class LumaPair:
 
 
 def make_pair(hr_y: np.ndarray, scale: int, name: str = "") -> LumaPair:
+    """``hr_y`` cropped to a multiple of ``scale`` (a view: patches are copied out when drawn) and its LR."""
     h, w = (hr_y.shape[0] // scale) * scale, (hr_y.shape[1] // scale) * scale
-    hr = np.ascontiguousarray(hr_y[:h, :w])
+    hr = hr_y[:h, :w]
     return LumaPair(lr=imresize(hr, 1.0 / scale), hr=hr, name=name)
 
 
@@ -53,13 +54,7 @@ def phase_pairs(hr_y: np.ndarray, scale: int, name: str = "") -> list[LumaPair]:
     gives ``scale``² different LR images (other aliasing, the same statistics) for the cost of
     ``scale``² bicubic shrinks; the HR planes are views of one array.
     """
-    pairs = []
-    for dy in range(scale):
-        for dx in range(scale):
-            h, w = (hr_y.shape[0] - dy) // scale * scale, (hr_y.shape[1] - dx) // scale * scale
-            hr = hr_y[dy : dy + h, dx : dx + w]
-            pairs.append(LumaPair(lr=imresize(hr, 1.0 / scale), hr=hr, name=f"{name}+{dy},{dx}"))
-    return pairs
+    return [make_pair(hr_y[dy:, dx:], scale, f"{name}+{dy},{dx}") for dy in range(scale) for dx in range(scale)]
 
 
 def load_pairs(directories: list[str | Path], scale: int, shrink_factors: tuple[float, ...] = (),
