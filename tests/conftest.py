@@ -19,14 +19,17 @@ def pytest_configure(config):
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
-def cpu_default_engine() -> tuple[str, str]:
+def cpu_default_engine(bf16_pays: bool | None = None) -> tuple[str, str]:
     """(backend, precision) that ``auto`` runs on this machine's CPU for 8-bit pictures: OpenVINO
-    bf16 on a CPU where bf16 pays (where openvino is installed), else ONNX Runtime fp32."""
+    bf16 on a CPU where bf16 pays (where openvino is installed), else ONNX Runtime fp32.
+    ``bf16_pays`` is that verdict where a test knows the one its job used (None: this process's)."""
     import importlib.util
 
     from vsr.backends import bf16_speed
 
-    if bf16_speed.bf16_pays() and importlib.util.find_spec("openvino") is not None:
+    if bf16_pays is None:
+        bf16_pays = bf16_speed.bf16_pays()
+    if bf16_pays and importlib.util.find_spec("openvino") is not None:
         return "openvino", "bf16"
     return "onnxruntime", "fp32"
 
