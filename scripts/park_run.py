@@ -31,6 +31,7 @@ from vsr.models.weights import read_weights, save_weights  # noqa: E402
 
 PARKED_DIR = REPO / "training"
 EARLIER_FILE = "earlier.json"  # summaries of the runs the parked run grew from, oldest first
+AVERAGED_RUNS = "averaged_runs"  # in the summary of a mean of runs (scripts/average_runs.py): their summaries
 
 
 def recorded_runs(folder: Path) -> list[dict]:
@@ -64,7 +65,11 @@ def earlier_runs(target: Path, summary: dict) -> list[dict]:
     *earlier, parked = recorded_runs(target)
     if same_run(parked, summary):
         return earlier
-    if init_weights_path(summary) != (target / "best.safetensors").resolve():
+    if any(same_run(parked, run) for run in summary.get(AVERAGED_RUNS, [])):
+        return earlier  # a mean of the parked run and others: its own record holds the parked run's commands
+    # The parked file is an fp16 copy of the parked run's best.safetensors: a run from either continues it.
+    parked_weights = {(target / "best.safetensors").resolve(), (Path(parked["config"]["out_dir"]) / "best.safetensors").resolve()}
+    if init_weights_path(summary) not in parked_weights:
         init = summary["config"].get("init_weights")
         raise ValueError(f"{target} holds run {parked['config']['out_dir']}, which this run did not start from "
                          f"(--init-weights {init}); park it --into another folder")

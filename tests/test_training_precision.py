@@ -261,3 +261,62 @@ def test_gpu_train_sizes_each_schedule_to_its_budget_with_a_command_vsr_train_ac
     assert parsed.epochs * steps_per_epoch / 10.0 == pytest.approx(210, rel=0.1)  # the budget, in whole epochs
     assert (parsed.model, parsed.scale, parsed.device, parsed.init_weights) == ("msrn", 3, "cuda", "x2.safetensors")
     assert parsed.train_dir == ["pack/T91", "pack/General100", "pack/BSD200"] and parsed.val_dir == ["pack/Set5"]
+
+
+def test_the_mean_of_runs_from_the_parked_weights_replaces_them_and_ships_with_every_command(tmp_path):
+    """scripts/average_runs.py: runs b and c, both from parked run a, averaged into bc. bc holds the
+    element-wise mean of their last weights, parks over b (one of its runs) keeping a as earlier, and
+    its recipe names b's command, c's, then the averaging; runs from different weights are refused."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from vsr.models.weights import read_weights
+
+    make_images(tmp_path / "train", 2, 48, 0)
+    make_images(tmp_path / "val", 1, 32, 1)
+    scripts = Path(__file__).resolve().parent.parent / "scripts"
+    parked = tmp_path / "parked" / "msrn_x2"
+
+    def run(name: str, init: str | None, seed: int) -> None:
+        cfg = TrainConfig(model="msrn", scale=2, train_dirs=[str(tmp_path / "train")], val_dirs=[str(tmp_path / "val")],
+                          out_dir=str(tmp_path / name), patch_size=8, batch_size=2, epochs=1, patches_per_epoch=4,
+                          lr=1e-3, model_config={"blocks": 1}, init_weights=init, seed=seed, command=f"vsr train ({name})")
+        train(cfg, log=lambda _: None)
+
+    def script(name: str, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(scripts / f"{name}.py"), *args], capture_output=True, text=True)
+
+    run("a", None, 0)
+    assert script("park_run", str(tmp_path / "a"), "--into", str(tmp_path / "parked")).returncode == 0
+    run("b", str(parked / "best.safetensors"), 1)
+    assert script("park_run", str(tmp_path / "b"), "--into", str(tmp_path / "parked")).returncode == 0
+    run("c", str(parked / "best.safetensors"), 2)
+    run("stray", None, 3)
+
+    refused = script("average_runs", str(tmp_path / "b"), str(tmp_path / "stray"), "--out", str(tmp_path / "no"))
+    assert refused.returncode != 0 and "same weights" in refused.stderr and not (tmp_path / "no").exists()
+    done = script("average_runs", str(tmp_path / "b"), str(tmp_path / "c"), "--out", str(tmp_path / "bc"))
+    assert done.returncode == 0, done.stderr
+    mean, header = read_weights(tmp_path / "bc" / "best.safetensors")
+    b, c = read_weights(tmp_path / "b" / "last.safetensors")[0], read_weights(tmp_path / "c" / "last.safetensors")[0]
+    assert any(not torch.equal(b[k], c[k]) for k in b)  # two seeds: two different runs
+    for key in b:
+        assert torch.allclose(mean[key], (b[key] + c[key]) / 2), key
+    assert header["command"].startswith("python scripts/average_runs.py")
+
+    summary = json.loads((tmp_path / "bc" / "summary.json").read_text())
+    ship_weights = _load_script("ship_weights")
+    assert ship_weights.run_commands(summary) == ["vsr train (b)", "vsr train (c)", header["command"]]
+    assert summary["epochs"] == 2 and f"{summary['best_val_psnr']:.3f}" in done.stdout
+
+    parking = script("park_run", str(tmp_path / "bc"), "--into", str(tmp_path / "parked"))
+    assert parking.returncode == 0, parking.stderr
+    assert [e["config"]["command"] for e in json.loads((parked / "earlier.json").read_text())] == ["vsr train (a)"]
+    assert json.loads((parked / "summary.json").read_text())["config"]["out_dir"] == str(tmp_path / "bc")
+    # A later run from the mean's own file (not the parked fp16 copy) continues the parked record too.
+    run("d", str(tmp_path / "bc" / "best.safetensors"), 4)
+    assert script("park_run", str(tmp_path / "d"), "--into", str(tmp_path / "parked")).returncode == 0
+    assert [e["config"]["command"] for e in json.loads((parked / "earlier.json").read_text())] == [
+        "vsr train (a)", header["command"]]
