@@ -11,7 +11,8 @@ the run's Set5 validation figure, into training/<model>_x<scale>/. Continue with
 
 and park the continued run into the same folder: its weights replace the parked ones, and the
 summary of the run it grew from moves into the folder's earlier.json (oldest first), so the folder
-always holds the whole recipe from scratch. Once a continued run ships,
+always holds the whole recipe from scratch. The mean of runs (scripts/average_runs.py) parks the same
+way: it may replace a parked run that is one of its runs, or that its runs started from. Once a continued run ships,
 ``scripts/ship_weights.py RUN --after training/msrn_x2`` puts that recipe in the manifest.
 Parked weights are not shipped: ``vsr upscale --model msrn`` does not load them.
 """
