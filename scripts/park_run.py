@@ -48,11 +48,16 @@ def same_run(summary: dict, other: dict) -> bool:
     return summary["config"]["out_dir"] == other["config"]["out_dir"]
 
 
+def recorded_path(path: str) -> Path:
+    """A path a run's config holds, resolved: vsr train records --init-weights and --out as given,
+    relative to where it ran, the repository here."""
+    return (REPO / path).resolve()
+
+
 def init_weights_path(summary: dict) -> Path | None:
     """The weights a run started from (--init-weights), resolved; None for a run from scratch."""
     init = summary["config"].get("init_weights")
-    # vsr train records --init-weights as given: relative to where it ran, the repository here.
-    return (REPO / init).resolve() if init else None
+    return recorded_path(init) if init else None
 
 
 def earlier_runs(target: Path, summary: dict) -> list[dict]:
@@ -69,7 +74,7 @@ def earlier_runs(target: Path, summary: dict) -> list[dict]:
     if any(same_run(parked, run) for run in summary.get(AVERAGED_RUNS, [])):
         return earlier  # a mean of the parked run and others: its own record holds the parked run's commands
     # The parked file is an fp16 copy of the parked run's best.safetensors: a run from either continues it.
-    parked_weights = {(target / "best.safetensors").resolve(), (Path(parked["config"]["out_dir"]) / "best.safetensors").resolve()}
+    parked_weights = {(target / "best.safetensors").resolve(), recorded_path(parked["config"]["out_dir"]) / "best.safetensors"}
     if init_weights_path(summary) not in parked_weights:
         init = summary["config"].get("init_weights")
         raise ValueError(f"{target} holds run {parked['config']['out_dir']}, which this run did not start from "
