@@ -45,6 +45,9 @@ def finished_run(folder: Path) -> dict:
 def check_same_start(summaries: list[dict]) -> None:
     """Every run is the same model from the same starting weights, or the mean means nothing."""
     first = summaries[0]["config"]
+    if init_weights_path(summaries[0]) is None:
+        # Runs from scratch start from different random weights, one per seed: no common basin.
+        raise ValueError(f"{first['out_dir']} started from scratch: only runs from the same --init-weights share a basin")
     for summary in summaries[1:]:
         cfg = summary["config"]
         for key in ("model", "scale", "model_config"):

@@ -266,7 +266,8 @@ def test_gpu_train_sizes_each_schedule_to_its_budget_with_a_command_vsr_train_ac
 def test_the_mean_of_runs_from_the_parked_weights_replaces_them_and_ships_with_every_command(tmp_path):
     """scripts/average_runs.py: runs b and c, both from parked run a, averaged into bc. bc holds the
     element-wise mean of their last weights, parks over b (one of its runs) keeping a as earlier, and
-    its recipe names b's command, c's, then the averaging; runs from different weights are refused."""
+    its recipe names b's command, c's, then the averaging; runs from different weights, or from
+    scratch (each from its own random weights), are refused."""
     import json
     import subprocess
     import sys
@@ -294,9 +295,12 @@ def test_the_mean_of_runs_from_the_parked_weights_replaces_them_and_ships_with_e
     assert script("park_run", str(tmp_path / "b"), "--into", str(tmp_path / "parked")).returncode == 0
     run("c", str(parked / "best.safetensors"), 2)
     run("stray", None, 3)
+    run("stray2", None, 5)
 
     refused = script("average_runs", str(tmp_path / "b"), str(tmp_path / "stray"), "--out", str(tmp_path / "no"))
     assert refused.returncode != 0 and "same weights" in refused.stderr and not (tmp_path / "no").exists()
+    from_scratch = script("average_runs", str(tmp_path / "stray"), str(tmp_path / "stray2"), "--out", str(tmp_path / "no"))
+    assert from_scratch.returncode != 0 and "from scratch" in from_scratch.stderr and not (tmp_path / "no").exists()
     done = script("average_runs", str(tmp_path / "b"), str(tmp_path / "c"), "--out", str(tmp_path / "bc"))
     assert done.returncode == 0, done.stderr
     mean, header = read_weights(tmp_path / "bc" / "best.safetensors")
