@@ -29,6 +29,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from vsr.training.run_folder import BEST_WEIGHTS, SUMMARY  # noqa: E402
+
 TRAIN_SETS = ("T91", "General100", "BSD200")
 VALIDATION_SET = "Set5"
 SECONDS_PER_EPOCH = 20  # validation and a new loader each epoch: short enough to pick a good best
@@ -96,7 +98,7 @@ def finish(process: subprocess.Popen, run: Path, log: Path, out: Path) -> dict:
     if code != 0:
         raise SystemExit(f"gpu_train: {run.name} failed with exit code {code}")
     subprocess.run([sys.executable, str(REPO / "scripts" / "park_run.py"), str(run), "--into", str(out)], check=True)
-    return json.loads((run / "summary.json").read_text())
+    return json.loads((run / SUMMARY).read_text())
 
 
 def main() -> None:
@@ -125,7 +127,7 @@ def main() -> None:
     x2_run = args.runs / "msrn_x2"
     x2 = finish(start(train_command(args, 2, args.budget / 2, rate, args.init, x2_run), args.runs / "x2.log"),
                 x2_run, args.runs / "x2.log", args.out)
-    best_x2 = str(args.out / "msrn_x2" / "best.safetensors")
+    best_x2 = str(args.out / "msrn_x2" / BEST_WEIGHTS)
     # Side by side, each run gets about half the GPU: each is sized at half the probed rate.
     pairs = []
     for scale in (3, 4):

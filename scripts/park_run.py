@@ -29,6 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from vsr.models import load_model  # noqa: E402
 from vsr.models.weights import read_weights, save_weights  # noqa: E402
+from vsr.training.run_folder import BEST_WEIGHTS, SUMMARY  # noqa: E402  (a parked folder is laid out as a run's)
 
 PARKED_DIR = REPO / "training"
 EARLIER_FILE = "earlier.json"  # summaries of the runs the parked run grew from, oldest first
@@ -40,7 +41,7 @@ def recorded_runs(folder: Path) -> list[dict]:
     the folder's own summary.json, the run whose weights it holds."""
     earlier_path = folder / EARLIER_FILE
     earlier = json.loads(earlier_path.read_text()) if earlier_path.exists() else []
-    return earlier + [json.loads((folder / "summary.json").read_text())]
+    return earlier + [json.loads((folder / SUMMARY).read_text())]
 
 
 def same_run(summary: dict, other: dict) -> bool:
@@ -66,7 +67,7 @@ def earlier_runs(target: Path, summary: dict) -> list[dict]:
     Parking the same run again (later in its schedule) keeps the record as it is; a new run may
     replace the parked one only if it started from the parked weights, and the replaced run's
     summary then joins the record. Anything else would leave weights without their recipe."""
-    if not (target / "summary.json").exists():
+    if not (target / SUMMARY).exists():
         return []
     *earlier, parked = recorded_runs(target)
     if same_run(parked, summary):
@@ -74,7 +75,7 @@ def earlier_runs(target: Path, summary: dict) -> list[dict]:
     if any(same_run(parked, run) for run in summary.get(AVERAGED_RUNS, [])):
         return earlier  # a mean of the parked run and others: its own record holds the parked run's commands
     # The parked file is an fp16 copy of the parked run's best.safetensors: a run from either continues it.
-    parked_weights = {(target / "best.safetensors").resolve(), recorded_path(parked["config"]["out_dir"]) / "best.safetensors"}
+    parked_weights = {(target / BEST_WEIGHTS).resolve(), recorded_path(parked["config"]["out_dir"]) / BEST_WEIGHTS}
     if init_weights_path(summary) not in parked_weights:
         init = summary["config"].get("init_weights")
         raise ValueError(f"{target} holds run {parked['config']['out_dir']}, which this run did not start from "
@@ -88,22 +89,22 @@ def main() -> None:
     parser.add_argument("--into", type=Path, default=PARKED_DIR, help="folder of parked runs (default: training/)")
     args = parser.parse_args()
     run = Path(args.run)
-    summary_path = run / "summary.json"
+    summary_path = run / SUMMARY
     if not summary_path.exists():
         parser.error(f"{summary_path}: no summary (it is written when a vsr train invocation ends)")
     summary = json.loads(summary_path.read_text())
     cfg = summary["config"]
-    _, header = read_weights(run / "best.safetensors")
-    model = load_model(cfg["model"], cfg["scale"], weights=run / "best.safetensors")
+    _, header = read_weights(run / BEST_WEIGHTS)
+    model = load_model(cfg["model"], cfg["scale"], weights=run / BEST_WEIGHTS)
     target = args.into / f"{cfg['model']}_x{cfg['scale']}"
     try:
         earlier = earlier_runs(target, summary)
     except ValueError as error:
         parser.error(str(error))
     target.mkdir(parents=True, exist_ok=True)
-    save_weights(model, target / "best.safetensors", half=True,
+    save_weights(model, target / BEST_WEIGHTS, half=True,
                  extra={"command": header.get("command", ""), "epoch": header.get("epoch", "")})
-    shutil.copy(summary_path, target / "summary.json")
+    shutil.copy(summary_path, target / SUMMARY)
     if earlier:
         (target / EARLIER_FILE).write_text(json.dumps(earlier, indent=1) + "\n")
     print(f"parked {run} in {target}: best epoch {summary['best_epoch']} of {summary['epochs']}, "

@@ -22,6 +22,7 @@ from vsr.evaluation import evaluate_folder  # noqa: E402
 from vsr.models import load_model  # noqa: E402
 from vsr.shipped import MANIFEST_PATH, WEIGHTS_DIR  # noqa: E402
 from vsr.files import sha256_file  # noqa: E402
+from vsr.training.run_folder import BEST_WEIGHTS, SUMMARY  # noqa: E402
 from vsr.models.weights import read_weights, save_weights  # noqa: E402
 from vsr.sysinfo import cpu_model  # noqa: E402
 from scripts.park_run import init_weights_path, recorded_runs, same_run  # noqa: E402  (the parked folder's format has one owner)
@@ -101,10 +102,10 @@ def main() -> None:
                         "recipe): keep that recipe, its epochs and its time at the front of the new entry's")
     args = parser.parse_args()
     run = Path(args.run)
-    summary = json.loads((run / "summary.json").read_text())
-    _, header = read_weights(run / "best.safetensors")
+    summary = json.loads((run / SUMMARY).read_text())
+    _, header = read_weights(run / BEST_WEIGHTS)
     cfg = summary["config"]
-    model = load_model(cfg["model"], cfg["scale"], weights=run / "best.safetensors")
+    model = load_model(cfg["model"], cfg["scale"], weights=run / BEST_WEIGHTS)
     file_name = f"{cfg['model']}_x{cfg['scale']}.safetensors"
     entries = json.loads(MANIFEST_PATH.read_text())["weights"] if MANIFEST_PATH.exists() else []
     shipped_before = next((e for e in entries if e["file"] == file_name), None)

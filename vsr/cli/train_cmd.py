@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+from pathlib import Path
 
 from ..errors import ConfigError
 from .common import MODEL_CHOICES, HelpFormatter, examples
@@ -190,11 +191,12 @@ def _resume(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace, config, reporter) -> int:
     from ..training import train
+    from ..training.run_folder import BEST_WEIGHTS
 
     if args.stop_at is not None and args.stop_at < 1:
         raise ConfigError("--stop-at must be at least 1")
     summary = train(config, resume=args.resume, log=reporter.note, stop_at=args.stop_at,
                     progress=lambda total, desc: reporter.progress(total, unit="patch", desc=desc))
-    print(f"best validation PSNR {summary['best_val_psnr']:.3f} dB at epoch {summary['best_epoch']}; weights: {summary['config']['out_dir']}/best.safetensors")
+    print(f"best validation PSNR {summary['best_val_psnr']:.3f} dB at epoch {summary['best_epoch']}; weights: {Path(summary['config']['out_dir']) / BEST_WEIGHTS}")
     return 0
 

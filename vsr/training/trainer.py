@@ -23,6 +23,7 @@ from ..models.weights import read_weights, save_weights
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import PatchDataset, load_pairs
 from .precision import PRECISIONS, Precision
+from .run_folder import BEST_WEIGHTS, CHECKPOINT, LAST_WEIGHTS, SUMMARY
 from .validation import validate_psnr
 
 
@@ -214,7 +215,7 @@ def _end_epoch(state: _RunState, epoch: int, loss: float, val_psnr: float, secon
     improved = val_psnr > state.best_psnr
     if improved:
         state.best_psnr, state.best_epoch = val_psnr, epoch + 1
-        save_weights(state.model, out_dir / "best.safetensors",
+        save_weights(state.model, out_dir / BEST_WEIGHTS,
                      extra={"epoch": str(epoch + 1), "val_psnr": f"{val_psnr:.4f}", "command": config.command})
     state.invocations[-1]["last_epoch"] = epoch + 1
     state.history.append({"epoch": epoch + 1, "loss": loss, "val_psnr": val_psnr, "seconds": seconds,
@@ -232,7 +233,7 @@ def _end_epoch(state: _RunState, epoch: int, loss: float, val_psnr: float, secon
             "history": json.dumps(state.history),
             "invocations": json.dumps(state.invocations),
         },
-        out_dir / "checkpoint.pt",
+        out_dir / CHECKPOINT,
     )
     return improved
 
@@ -242,9 +243,9 @@ def _finish(state: _RunState, end_epoch: int, out_dir: Path, log) -> dict:
     config = state.config
     done_epochs = max(state.start_epoch, end_epoch)
     if done_epochs >= config.epochs:
-        save_weights(state.model, out_dir / "last.safetensors", extra={"epoch": str(config.epochs), "command": config.command})
+        save_weights(state.model, out_dir / LAST_WEIGHTS, extra={"epoch": str(config.epochs), "command": config.command})
     else:
-        log(f"stopped after epoch {done_epochs} of {config.epochs}; continue with --resume {out_dir / 'checkpoint.pt'}")
+        log(f"stopped after epoch {done_epochs} of {config.epochs}; continue with --resume {out_dir / CHECKPOINT}")
     return _write_summary(state, done_epochs, out_dir)
 
 
@@ -261,7 +262,7 @@ def _write_summary(state: _RunState, done_epochs: int, out_dir: Path) -> dict:
         "train_seconds": sum(h["seconds"] for h in state.history),
         "history": state.history,
     }
-    with atomic_write(out_dir / "summary.json") as temp:
+    with atomic_write(out_dir / SUMMARY) as temp:
         temp.write_text(json.dumps(summary, indent=2))
     return summary
 
