@@ -26,19 +26,20 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from vsr.models import load_model  # noqa: E402
-from vsr.models.weights import read_weights, save_weights  # noqa: E402
+from vsr.errors import WeightsError  # noqa: E402
+from vsr.models.weights import save_weights  # noqa: E402
 from vsr.training.data import load_pairs  # noqa: E402
+from vsr.training.run_folder import BEST_WEIGHTS, LAST_WEIGHTS, SUMMARY  # noqa: E402
 from vsr.training.validation import validate_psnr  # noqa: E402
 from scripts.park_run import AVERAGED_RUNS, init_weights_path  # noqa: E402  (the run folder's format has one owner)
 
-LAST_WEIGHTS = "last.safetensors"  # what vsr train writes when a schedule ends
 
 
 def finished_run(folder: Path) -> dict:
     """A run's summary, if the run finished its schedule (only then are its last weights its end)."""
-    summary_path, last = folder / "summary.json", folder / LAST_WEIGHTS
+    summary_path, last = folder / SUMMARY, folder / LAST_WEIGHTS
     if not summary_path.exists() or not last.exists():
-        raise ValueError(f"{folder}: not a finished vsr train run (needs summary.json and {LAST_WEIGHTS})")
+        raise ValueError(f"{folder}: not a finished vsr train run (needs {SUMMARY} and {LAST_WEIGHTS})")
     return json.loads(summary_path.read_text())
 
 
@@ -58,12 +59,13 @@ def check_same_start(summaries: list[dict]) -> None:
                              f"{first['init_weights']}: only runs from the same weights share a basin")
 
 
-def mean_tensors(paths: list[Path]) -> dict:
-    """The element-wise mean of the files' tensors, in fp32, summed in the order given."""
-    states = [read_weights(path)[0] for path in paths]
-    if any(set(state) != set(states[0]) for state in states):
-        raise ValueError("the runs' weights hold different tensors")
-    return {key: sum(state[key].float() for state in states) / len(states) for key in states[0]}
+def mean_model(cfg: dict, paths: list[Path]):
+    """The runs' weights, each loaded as the model the config names (so every file's header, config
+    and tensor shapes are checked), averaged element-wise in fp32 in the order given, in one model."""
+    models = [load_model(cfg["model"], cfg["scale"], weights=path) for path in paths]
+    states = [model.state_dict() for model in models]
+    models[0].load_state_dict({key: sum(state[key].float() for state in states) / len(states) for key in states[0]})
+    return models[0]
 
 
 def averaged_summary(summaries: list[dict], out_dir: Path, command: str, val_psnr: float) -> dict:
@@ -94,23 +96,21 @@ def main() -> None:
     args = parser.parse_args()
     if len(args.runs) < 2:
         parser.error("give at least two runs to average")
-    if (args.out / "summary.json").exists():
+    if (args.out / SUMMARY).exists():
         parser.error(f"{args.out} already holds a run")
     try:
         summaries = [finished_run(folder) for folder in args.runs]
         check_same_start(summaries)
-        mean = mean_tensors([folder / LAST_WEIGHTS for folder in args.runs])
-    except ValueError as error:
+        cfg = summaries[0]["config"]
+        model = mean_model(cfg, [folder / LAST_WEIGHTS for folder in args.runs])
+    except (ValueError, WeightsError) as error:
         parser.error(str(error))
-    cfg = summaries[0]["config"]
-    model = load_model(cfg["model"], cfg["scale"], weights=args.runs[0] / LAST_WEIGHTS)
-    model.load_state_dict(mean)
     val_psnr = validate_psnr(model, load_pairs(cfg["val_dirs"], cfg["scale"]), cfg["scale"])
     command = shlex.join(["python", "scripts/average_runs.py", *map(str, args.runs), "--out", str(args.out)])
     args.out.mkdir(parents=True, exist_ok=True)
-    save_weights(model, args.out / "best.safetensors", extra={"command": command, "epoch": ""})
+    save_weights(model, args.out / BEST_WEIGHTS, extra={"command": command, "epoch": ""})
     summary = averaged_summary(summaries, args.out, command, val_psnr)
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (args.out / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
     last_epochs = ", ".join(f"{s['history'][-1]['val_psnr']:.3f}" for s in summaries)
     print(f"averaged {len(summaries)} runs into {args.out}: validation {val_psnr:.3f} dB (the runs' last epochs: {last_epochs})")
 

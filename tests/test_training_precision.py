@@ -267,7 +267,7 @@ def test_the_mean_of_runs_from_the_parked_weights_replaces_them_and_ships_with_e
     """scripts/average_runs.py: runs b and c, both from parked run a, averaged into bc. bc holds the
     element-wise mean of their last weights, parks over b (one of its runs) keeping a as earlier, and
     its recipe names b's command, c's, then the averaging; runs from different weights, or from
-    scratch (each from its own random weights), are refused."""
+    scratch (each from its own random weights), or with an unreadable weights file, are refused."""
     import json
     import subprocess
     import sys
@@ -301,6 +301,12 @@ def test_the_mean_of_runs_from_the_parked_weights_replaces_them_and_ships_with_e
     assert refused.returncode != 0 and "same weights" in refused.stderr and not (tmp_path / "no").exists()
     from_scratch = script("average_runs", str(tmp_path / "stray"), str(tmp_path / "stray2"), "--out", str(tmp_path / "no"))
     assert from_scratch.returncode != 0 and "from scratch" in from_scratch.stderr and not (tmp_path / "no").exists()
+    # Every run's file is read as the model it claims to be, not only the first: a cut-off one is refused.
+    (tmp_path / "cut").mkdir()
+    (tmp_path / "cut" / "summary.json").write_bytes((tmp_path / "c" / "summary.json").read_bytes())
+    (tmp_path / "cut" / "last.safetensors").write_bytes((tmp_path / "c" / "last.safetensors").read_bytes()[:500])
+    cut = script("average_runs", str(tmp_path / "b"), str(tmp_path / "cut"), "--out", str(tmp_path / "no"))
+    assert cut.returncode != 0 and "cut/last.safetensors" in cut.stderr and not (tmp_path / "no").exists()
     done = script("average_runs", str(tmp_path / "b"), str(tmp_path / "c"), "--out", str(tmp_path / "bc"))
     assert done.returncode == 0, done.stderr
     mean, header = read_weights(tmp_path / "bc" / "best.safetensors")
