@@ -34,7 +34,6 @@ from vsr.training.validation import validate_psnr  # noqa: E402
 from scripts.park_run import AVERAGED_RUNS, init_weights_path  # noqa: E402  (the run folder's format has one owner)
 
 
-
 def finished_run(folder: Path) -> dict:
     """A run's summary, if the run finished its schedule (only then are its last weights its end)."""
     summary_path, last = folder / SUMMARY, folder / LAST_WEIGHTS

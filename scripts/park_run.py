@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from vsr.models import load_model  # noqa: E402
-from vsr.models.weights import read_weights, save_weights  # noqa: E402
+from vsr.models.weights import read_header, save_weights  # noqa: E402
 from vsr.training.run_folder import BEST_WEIGHTS, SUMMARY  # noqa: E402  (a parked folder is laid out as a run's)
 
 PARKED_DIR = REPO / "training"
@@ -94,7 +94,7 @@ def main() -> None:
         parser.error(f"{summary_path}: no summary (it is written when a vsr train invocation ends)")
     summary = json.loads(summary_path.read_text())
     cfg = summary["config"]
-    _, header = read_weights(run / BEST_WEIGHTS)
+    header, _ = read_header(run / BEST_WEIGHTS)  # its metadata only; load_model reads the tensors
     model = load_model(cfg["model"], cfg["scale"], weights=run / BEST_WEIGHTS)
     target = args.into / f"{cfg['model']}_x{cfg['scale']}"
     try:

@@ -23,7 +23,7 @@ from vsr.models import load_model  # noqa: E402
 from vsr.shipped import MANIFEST_PATH, WEIGHTS_DIR  # noqa: E402
 from vsr.files import sha256_file  # noqa: E402
 from vsr.training.run_folder import BEST_WEIGHTS, SUMMARY  # noqa: E402
-from vsr.models.weights import read_weights, save_weights  # noqa: E402
+from vsr.models.weights import read_header, save_weights  # noqa: E402
 from vsr.sysinfo import cpu_model  # noqa: E402
 from scripts.park_run import init_weights_path, recorded_runs, same_run  # noqa: E402  (the parked folder's format has one owner)
 
@@ -103,7 +103,7 @@ def main() -> None:
     args = parser.parse_args()
     run = Path(args.run)
     summary = json.loads((run / SUMMARY).read_text())
-    _, header = read_weights(run / BEST_WEIGHTS)
+    header, _ = read_header(run / BEST_WEIGHTS)  # its metadata only; load_model reads the tensors
     cfg = summary["config"]
     model = load_model(cfg["model"], cfg["scale"], weights=run / BEST_WEIGHTS)
     file_name = f"{cfg['model']}_x{cfg['scale']}.safetensors"
