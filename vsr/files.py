@@ -158,6 +158,12 @@ def atomic_write(target: str | os.PathLike, overwrite: bool = True, fsync: bool 
         raise
 
 
+
+def write_atomically(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole: another process (or a crash) never leaves a half-written file."""
+    with atomic_write(path) as temp:
+        temp.write_bytes(data)
+
 def _parts_of(target: Path) -> list[tuple[Path, str, int]]:
     """Every temporary file of ``target`` in its folder, with the host and pid its name records."""
     try:

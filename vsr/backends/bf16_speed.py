@@ -17,7 +17,8 @@ import math
 import time
 
 from .. import sysinfo
-from .cache import cache_dir, write_atomically
+from ..files import write_atomically
+from .cache import cache_dir
 
 # bf16 must be this much faster than fp32 to be chosen: it costs a little quality (about
 # 0.02-0.04 dB on Set5), which a few percent of speed do not buy.

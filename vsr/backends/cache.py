@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..files import atomic_write
 
 
 def default_cache_dir() -> Path:
@@ -22,9 +21,3 @@ def cache_dir(explicit: str | os.PathLike | None, kind: str) -> Path:
     folder = (Path(explicit) if explicit is not None else default_cache_dir()) / kind
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so another process never sees a half-written file."""
-    with atomic_write(path) as temp:
-        temp.write_bytes(data)

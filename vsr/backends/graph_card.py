@@ -20,8 +20,8 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..files import digest_of
-from .cache import cache_dir, write_atomically
+from ..files import digest_of, write_atomically
+from .cache import cache_dir
 
 CARD_FORMAT = 1
 MAX_CARD_BYTES = 16 << 10

@@ -20,8 +20,8 @@ import torch.nn as nn
 
 from ..errors import ConfigError
 from .blocked_subpixel import GRAPH_TAG, BlockedSubPixel, pad_blocked_conv
-from ..files import digest_of
-from .cache import cache_dir, write_atomically
+from ..files import digest_of, write_atomically
+from .cache import cache_dir
 from .onnx_names import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME
 
 

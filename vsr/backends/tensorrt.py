@@ -32,9 +32,9 @@ import torch.nn as nn
 
 from ..errors import ConfigError, VsrError
 from .base import OutOfMemory, check_batch, default_precision, first_line, output_for
-from ..files import digest_of
+from ..files import digest_of, write_atomically
 from ..notices import print_note
-from .cache import cache_dir, write_atomically
+from .cache import cache_dir
 from .onnx_export import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME, cached_onnx, fp16_graph
 from .torch_cuda import CudaPipeline
 

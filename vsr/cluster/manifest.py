@@ -20,7 +20,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from ..errors import OutputError
-from ..files import digest_of
+from ..files import atomic_write, digest_of
 from .part_check import part_problem
 from .segments import Segment, SegmentPlan
 
@@ -149,13 +149,9 @@ class Manifest:
 
     def save(self) -> None:
         """Write atomically: a temporary file beside it, flushed to disk, renamed over it."""
-        temp = self.folder / f".{MANIFEST_NAME}.tmp"
         try:
-            with open(temp, "w") as f:
-                json.dump(self.as_dict(), f, indent=1)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(temp, self.path)
+            with atomic_write(self.path, fsync=True) as temp:
+                temp.write_text(json.dumps(self.as_dict(), indent=1))
         except OSError as exc:
             raise OutputError(f"{self.path}: cannot write the run's manifest ({exc.strerror or exc})") from None
 
