@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from vsr.files import write_atomically  # noqa: E402
 from vsr.models import load_model  # noqa: E402
 from vsr.models.weights import read_header, save_weights  # noqa: E402
 from vsr.training.run_folder import BEST_WEIGHTS, SUMMARY  # noqa: E402  (a parked folder is laid out as a run's)
@@ -104,9 +104,9 @@ def main() -> None:
     target.mkdir(parents=True, exist_ok=True)
     save_weights(model, target / BEST_WEIGHTS, half=True,
                  extra={"command": header.get("command", ""), "epoch": header.get("epoch", "")})
-    shutil.copy(summary_path, target / SUMMARY)
+    write_atomically(target / SUMMARY, summary_path.read_bytes())
     if earlier:
-        (target / EARLIER_FILE).write_text(json.dumps(earlier, indent=1) + "\n")
+        write_atomically(target / EARLIER_FILE, (json.dumps(earlier, indent=1) + "\n").encode())
     print(f"parked {run} in {target}: best epoch {summary['best_epoch']} of {summary['epochs']}, "
           f"Set5 {summary['best_val_psnr']:.3f} dB (validation)")
 
