@@ -75,7 +75,9 @@ def test_the_probe_times_real_convolutions_and_leaves_the_thread_count_alone():
 
     before = torch.get_num_threads()
     speedup = bf16_speed.measure_bf16_speedup(threads=1)
-    assert math.isfinite(speedup) and 0.05 < speedup < 50  # a ratio of two real timings
+    # A ratio of two real timings: far below 1 where bf16 is emulated (0.015 measured on an AMD EPYC
+    # with AVX2 alone), above 1 with AVX512-BF16 or AMX.
+    assert math.isfinite(speedup) and 1e-4 < speedup < 50
     assert torch.get_num_threads() == before
 
 
