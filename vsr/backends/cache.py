@@ -9,7 +9,6 @@ import os
 from pathlib import Path
 
 
-
 def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/vsr`` (normally ``~/.cache/vsr``): where a cache is found, not what it holds."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
