@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 
 from vsr.models import load_model  # noqa: E402
 from vsr.errors import WeightsError  # noqa: E402
-from vsr.files import write_atomically  # noqa: E402
+from vsr.files import write_json_atomically  # noqa: E402
 from vsr.models.weights import save_weights  # noqa: E402
 from vsr.training.data import load_pairs  # noqa: E402
 from vsr.training.run_folder import BEST_WEIGHTS, LAST_WEIGHTS, SUMMARY  # noqa: E402
@@ -110,7 +110,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     save_weights(model, args.out / BEST_WEIGHTS, extra={"command": command, "epoch": ""})
     summary = averaged_summary(summaries, args.out, command, val_psnr)
-    write_atomically(args.out / SUMMARY, (json.dumps(summary, indent=2) + "\n").encode())
+    write_json_atomically(args.out / SUMMARY, summary)
     last_epochs = ", ".join(f"{s['history'][-1]['val_psnr']:.3f}" for s in summaries)
     print(f"averaged {len(summaries)} runs into {args.out}: validation {val_psnr:.3f} dB (the runs' last epochs: {last_epochs})")
 

@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from vsr.files import write_atomically  # noqa: E402
+from vsr.files import write_atomically, write_json_atomically  # noqa: E402
 from vsr.models import load_model  # noqa: E402
 from vsr.models.weights import read_header, save_weights  # noqa: E402
 from vsr.training.run_folder import BEST_WEIGHTS, SUMMARY  # noqa: E402  (a parked folder is laid out as a run's)
@@ -106,7 +106,7 @@ def main() -> None:
                  extra={"command": header.get("command", ""), "epoch": header.get("epoch", "")})
     write_atomically(target / SUMMARY, summary_path.read_bytes())
     if earlier:
-        write_atomically(target / EARLIER_FILE, (json.dumps(earlier, indent=1) + "\n").encode())
+        write_json_atomically(target / EARLIER_FILE, earlier, indent=1)
     print(f"parked {run} in {target}: best epoch {summary['best_epoch']} of {summary['epochs']}, "
           f"Set5 {summary['best_val_psnr']:.3f} dB (validation)")
 

@@ -21,7 +21,7 @@ from vsr.backends import build_runner, make_backend  # noqa: E402
 from vsr.evaluation import evaluate_folder  # noqa: E402
 from vsr.models import load_model  # noqa: E402
 from vsr.shipped import MANIFEST_PATH, WEIGHTS_DIR  # noqa: E402
-from vsr.files import sha256_file, write_atomically  # noqa: E402
+from vsr.files import sha256_file, write_json_atomically  # noqa: E402
 from vsr.training.run_folder import BEST_WEIGHTS, SUMMARY  # noqa: E402
 from vsr.models.weights import read_header, save_weights  # noqa: E402
 from vsr.sysinfo import cpu_model  # noqa: E402
@@ -154,7 +154,7 @@ def main() -> None:
     }
     entries = [e for e in entries if e["file"] != file_name] + [entry]
     entries.sort(key=lambda e: (e["model"], e["scale"]))
-    write_atomically(MANIFEST_PATH, (json.dumps({"weights": entries}, indent=2) + "\n").encode())
+    write_json_atomically(MANIFEST_PATH, {"weights": entries})
     # The shipped run's summary, with those of the runs it grew from (oldest first): the whole curve
     # stays beside the file once the parked folder they came from is removed. A run continuing the
     # shipped file also keeps the runs that file's own record holds, which this write replaces.
@@ -162,7 +162,7 @@ def main() -> None:
     if args.continues_shipped:
         earlier = runs_of_shipped(training_json) + earlier
     training = {**summary, "earlier_runs": earlier} if earlier else summary
-    write_atomically(training_json, (json.dumps(training, indent=2) + "\n").encode())
+    write_json_atomically(training_json, training)
     print(f"recorded in {MANIFEST_PATH}")
 
 

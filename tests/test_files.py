@@ -16,6 +16,7 @@ from vsr.files import (
     lock_path,
     own_parts,
     stale_parts,
+    write_json_atomically,
 )
 
 
@@ -67,6 +68,16 @@ def test_atomic_write_renames_when_done_and_leaves_nothing_on_error(tmp_path):
             raise RuntimeError("disk full")
     assert target.read_bytes() == b"new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin"]
+
+
+def test_write_json_atomically_replaces_the_file_whole_and_a_non_json_document_leaves_it_as_it_was(tmp_path):
+    target = tmp_path / "summary.json"
+    write_json_atomically(target, {"epochs": 3, "history": [1.5]}, indent=1)
+    assert target.read_text() == '{\n "epochs": 3,\n "history": [\n  1.5\n ]\n}\n'
+    with pytest.raises(TypeError):
+        write_json_atomically(target, {"weights": object()})
+    assert target.read_text().startswith('{\n "epochs": 3')
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.json"]
 
 
 def test_commit_without_overwrite_keeps_a_file_that_appeared_meanwhile(tmp_path):

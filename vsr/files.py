@@ -158,11 +158,17 @@ def atomic_write(target: str | os.PathLike, overwrite: bool = True, fsync: bool 
         raise
 
 
-
-def write_atomically(path: str | os.PathLike, data: bytes) -> None:
+def write_atomically(path: str | os.PathLike, data: bytes, fsync: bool = False) -> None:
     """Write ``data`` to ``path`` whole: another process (or a crash) never leaves a half-written file."""
-    with atomic_write(path) as temp:
+    with atomic_write(path, fsync=fsync) as temp:
         temp.write_bytes(data)
+
+
+def write_json_atomically(path: str | os.PathLike, document, indent: int | None = 2, fsync: bool = False) -> None:
+    """Write ``document`` as JSON, one closing newline, to ``path`` whole (:func:`write_atomically`).
+    It is serialised before the file is made, so a document that is not JSON leaves nothing behind."""
+    write_atomically(path, (json.dumps(document, indent=indent) + "\n").encode(), fsync=fsync)
+
 
 def _parts_of(target: Path) -> list[tuple[Path, str, int]]:
     """Every temporary file of ``target`` in its folder, with the host and pid its name records."""

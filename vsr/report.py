@@ -9,7 +9,6 @@ where the time went, stage by stage; ``--report-json FILE`` writes the same fact
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 from dataclasses import asdict, dataclass, field
@@ -206,11 +205,10 @@ class Reporter:
 def write_json(path: Path, facts: dict) -> None:
     """Write ``facts`` to ``path`` atomically (through :mod:`vsr.files`), so a reader never sees half."""
     from .errors import OutputError
-    from .files import atomic_write
+    from .files import write_json_atomically
 
     try:
-        with atomic_write(path) as temp:
-            temp.write_text(json.dumps(facts, indent=2) + "\n")
+        write_json_atomically(path, facts)
     except OSError as exc:
         raise OutputError(f"{path}: cannot write the report ({exc.strerror})") from None
     except OutputError as exc:  # the temporary file could not be made: say which file it was for

@@ -17,7 +17,7 @@ import math
 import time
 
 from .. import sysinfo
-from ..files import write_atomically
+from ..files import write_json_atomically
 from .cache import cache_dir
 
 # bf16 must be this much faster than fp32 to be chosen: it costs a little quality (about
@@ -71,8 +71,8 @@ def cached_bf16_speedup() -> float:
         return speedup
     speedup = measure_bf16_speedup()
     try:
-        write_atomically(_cache_path(),
-                         json.dumps({"speedup": speedup, "cpu": sysinfo.cpu_model(), "torch": _torch_version()}).encode())
+        write_json_atomically(_cache_path(), {"speedup": speedup, "cpu": sysinfo.cpu_model(), "torch": _torch_version()},
+                              indent=None)
     except OSError:
         pass  # a cache that cannot be written (read-only home) costs the next run 0.5 s, nothing else
     return speedup

@@ -20,7 +20,7 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..files import digest_of, write_atomically
+from ..files import digest_of, write_json_atomically
 from .cache import cache_dir
 
 CARD_FORMAT = 1
@@ -63,7 +63,7 @@ def write_card(folder: str | os.PathLike | None, name: str, card: GraphCard) -> 
     """Write ``card`` under ``name`` in the ONNX cache folder (atomically); a cache that cannot be
     written only costs the next run its quick start."""
     try:
-        write_atomically(cache_dir(folder, "onnx") / name, json.dumps(asdict(card), indent=1).encode())
+        write_json_atomically(cache_dir(folder, "onnx") / name, asdict(card), indent=1)
     except OSError:
         pass
 

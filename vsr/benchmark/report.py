@@ -1,11 +1,10 @@
 """Writing benchmark results: JSON (with machine, versions and command), Markdown, plots."""
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
-from ..files import atomic_write
+from ..files import atomic_write, write_json_atomically
 from ..sysinfo import machine_info
 
 
@@ -29,8 +28,7 @@ def write_report(report: dict, json_path: str | Path, command: str, markdown: st
         "machine": machine_info(),
         **report,
     }
-    with atomic_write(json_path) as temp:
-        temp.write_text(json.dumps(full, indent=2) + "\n")
+    write_json_atomically(json_path, full)
     md_path = json_path.with_suffix(".md")
     machine = full["machine"]
     details = machine.get("cpu_details") or {}

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from .common import HelpFormatter, add_backend_flags, add_model_flags, examples, runner_from_args
@@ -31,7 +30,7 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate_folder, format_table
-    from ..files import atomic_write
+    from ..files import write_json_atomically
     from ..sysinfo import machine_info
 
     runner = runner_from_args(args)
@@ -50,7 +49,6 @@ def run(args: argparse.Namespace) -> int:
             "machine": machine_info(),
             **result,
         }
-        with atomic_write(args.json) as temp:
-            temp.write_text(json.dumps(report, indent=2) + "\n")
+        write_json_atomically(args.json, report)
         print(f"wrote {args.json}", file=sys.stderr)
     return 0

@@ -20,7 +20,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from ..errors import OutputError
-from ..files import atomic_write, digest_of
+from ..files import digest_of, write_json_atomically
 from .part_check import part_problem
 from .segments import Segment, SegmentPlan
 
@@ -150,8 +150,7 @@ class Manifest:
     def save(self) -> None:
         """Write atomically: a temporary file beside it, flushed to disk, renamed over it."""
         try:
-            with atomic_write(self.path, fsync=True) as temp:
-                temp.write_text(json.dumps(self.as_dict(), indent=1))
+            write_json_atomically(self.path, self.as_dict(), indent=1, fsync=True)
         except OSError as exc:
             raise OutputError(f"{self.path}: cannot write the run's manifest ({exc.strerror or exc})") from None
 

@@ -17,7 +17,7 @@ import torch.nn as nn
 from torch.utils.data import DataLoader
 
 from ..errors import ConfigError
-from ..files import atomic_write
+from ..files import write_json_atomically
 from ..models import create_model
 from ..models.weights import read_weights, save_weights
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -262,8 +262,7 @@ def _write_summary(state: _RunState, done_epochs: int, out_dir: Path) -> dict:
         "train_seconds": sum(h["seconds"] for h in state.history),
         "history": state.history,
     }
-    with atomic_write(out_dir / SUMMARY) as temp:
-        temp.write_text(json.dumps(summary, indent=2))
+    write_json_atomically(out_dir / SUMMARY, summary)
     return summary
 
 
