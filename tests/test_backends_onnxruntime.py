@@ -55,3 +55,33 @@ def test_other_weights_get_another_cache_entry(tmp_path):
 def test_cpu_is_fp32_only():
     with pytest.raises(ConfigError, match="fp32 on CPU"):
         OnnxRuntimeBackend(precision="fp16").check()
+
+
+class _FailingSession:
+    """Stands in for the runner's session and fails every call as ORT fails."""
+
+    def __init__(self, message: str):
+        self.message = message
+
+    def run_with_iobinding(self, binding):
+        raise RuntimeError(self.message)
+
+
+def test_an_allocation_failure_is_out_of_memory_for_the_tiler_and_other_errors_pass_through(tmp_path):
+    from vsr.backends.base import OutOfMemory
+
+    torch.manual_seed(0)
+    model = create_model("espcn", 2)
+    runner = OnnxRuntimeBackend(threads=1, cache_dir=tmp_path).build(model)
+    frames = np.random.default_rng(0).random((1, 9, 11), dtype=np.float32)
+    session = runner.session
+    runner.session = _FailingSession("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Failed to allocate memory for requested buffer of size 4096\nmore")
+    with pytest.raises(OutOfMemory, match=r"Failed to allocate memory for requested buffer of size 4096$"):
+        runner.run(frames)
+    runner.session = _FailingSession("[ONNXRuntimeError] : 2 : INVALID_ARGUMENT : bad input")
+    with pytest.raises(RuntimeError, match="INVALID_ARGUMENT") as raised:
+        runner.run(frames)
+    assert not isinstance(raised.value, OutOfMemory)
+    # The failed calls left no binding behind: the next call runs and is right.
+    runner.session = session
+    np.testing.assert_allclose(runner.run(frames), reference(model, frames), atol=1e-4, rtol=0)

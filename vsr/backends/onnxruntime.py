@@ -18,8 +18,9 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..sysinfo import usable_cores
-from .base import OutOfMemory, check_batch, device_uses_gpu, first_line, output_for
+from .base import device_uses_gpu
 from .graph_card import runner_on_cached_graph
+from .graph_runner import GraphFileRunner
 from .onnx_names import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME
 from .side_by_side import SideBySideRunner
 
@@ -158,45 +159,29 @@ class OnnxRuntimeBackend:
         return OnnxRuntimeRunner(scale, path, cache_hit, self)
 
 
-class OnnxRuntimeRunner:
+class OnnxRuntimeRunner(GraphFileRunner):
     """One inference session; inputs and outputs bound in place (no copies in or out)."""
+
+    out_of_memory_words = ("allocat", "out of memory")
 
     def __init__(self, scale: int, path, cache_hit: bool, backend: OnnxRuntimeBackend):
         ort = import_onnxruntime()
-        self.backend = backend
-        self.name = backend.name
-        self.device = backend.device
+        super().__init__(scale, path, cache_hit, backend)
         self.precision = backend.precision
-        self.scale = scale
-        self.onnx_path = path
-        self.cache_hit = cache_hit
         self.session = ort.InferenceSession(str(path), backend.session_options(), providers=backend.providers())
         self.providers = self.session.get_providers()
         self._binding = self.session.io_binding()
 
-    def accepts(self, shape: tuple[int, int, int]) -> bool:
-        return True
-
-    def stats(self) -> dict:
-        return {}
-
-    def run(self, batch: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        batch = check_batch(batch)
-        out = output_for(batch, self.scale, out)
+    def _infer(self, batch: np.ndarray, out: np.ndarray) -> None:
         binding = self._binding
         # Bound to the caller's arrays: ORT reads the input and writes the output where they are.
         binding.bind_cpu_input(INPUT_NAME, batch[:, None])
         binding.bind_output(OUTPUT_NAME, "cpu", 0, np.float32, (out.shape[0], 1, *out.shape[1:]), out.ctypes.data)
         try:
             self.session.run_with_iobinding(binding)
-        except Exception as exc:  # ORT raises its own RuntimeException types
-            if "allocat" in str(exc).lower() or "out of memory" in str(exc).lower():
-                raise OutOfMemory(first_line(exc)) from None
-            raise
         finally:
             binding.clear_binding_inputs()
             binding.clear_binding_outputs()
-        return out
 
 
 class OnnxRuntimeSideBySide(SideBySideRunner):

@@ -26,8 +26,8 @@ import numpy as np
 from ..errors import ConfigError
 from . import bf16_speed
 from ..sysinfo import usable_cores
-from .base import OutOfMemory, check_batch, first_line, output_for
 from .graph_card import runner_on_cached_graph
+from .graph_runner import GraphFileRunner
 from .onnx_names import DEFAULT_OPSET
 
 if TYPE_CHECKING:
@@ -133,18 +133,15 @@ class OpenVinoBackend:
         return OpenVinoRunner(scale, path, cache_hit, self)
 
 
-class OpenVinoRunner:
+class OpenVinoRunner(GraphFileRunner):
     """One compiled model and one inference request; shapes may change from call to call."""
+
+    out_of_memory_words = ("alloc", "memory")
 
     def __init__(self, scale: int, path, cache_hit: bool, backend: OpenVinoBackend):
         ov = import_openvino()
+        super().__init__(scale, path, cache_hit, backend)
         self._ov = ov
-        self.backend = backend
-        self.name = backend.name
-        self.device = backend.device
-        self.scale = scale
-        self.onnx_path = path
-        self.cache_hit = cache_hit
         core = ov.Core()
         self.compiled = core.compile_model(core.read_model(str(path)), "CPU", backend.config())
         # What OpenVINO compiled, which is what the user must be told: it may refuse a hint.
@@ -152,25 +149,11 @@ class OpenVinoRunner:
         self.precision = "bf16" if compiled == ov.Type.bf16 else "fp32"
         self._request = self.compiled.create_infer_request()
 
-    def accepts(self, shape: tuple[int, int, int]) -> bool:
-        return True
-
-    def stats(self) -> dict:
-        return {}
-
-    def run(self, batch: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        batch = check_batch(batch)
-        out = output_for(batch, self.scale, out)
+    def _infer(self, batch: np.ndarray, out: np.ndarray) -> None:
         ov = self._ov
         request = self._request
         # The request reads the caller's array and writes into ``out`` in place (no copies);
         # infer() releases the GIL, so side-by-side callers and the video stages run meanwhile.
         request.set_input_tensor(ov.Tensor(batch[:, None], shared_memory=True))
         request.set_output_tensor(ov.Tensor(out[:, None], shared_memory=True))
-        try:
-            request.infer()
-        except RuntimeError as exc:
-            if "alloc" in str(exc).lower() or "memory" in str(exc).lower():
-                raise OutOfMemory(first_line(exc)) from None
-            raise
-        return out
+        request.infer()
