@@ -288,9 +288,17 @@ def frame_from_codes(luma: np.ndarray, chroma: np.ndarray | None, layout: PixelL
     return frame
 
 
+def _side_data_of(frame: av.VideoFrame):
+    """The frame's side data entries. PyAV up to 18.1.0 iterates ``frame.side_data`` by its entries;
+    18.1.1 made it a true mapping, which iterates by its keys (the entries' types)."""
+    container = frame.side_data
+    for item in container:
+        yield item if hasattr(item, "type") else container[item]
+
+
 def display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
     """The frame's display matrix (rotation, flip) as 9 integers, or None when it is the identity."""
-    for side_data in frame.side_data:
+    for side_data in _side_data_of(frame):
         if side_data.type.name == "DISPLAYMATRIX":
             matrix = tuple(np.frombuffer(bytes(side_data), dtype="<i4").tolist())
             identity = (65536, 0, 0, 0, 65536, 0, 0, 0, 1 << 30)
