@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import heapq
-import json
 import os
 import statistics
 import sys
@@ -126,6 +125,7 @@ def main() -> int:
     from vsr.api import prepare_runner
     from vsr.cluster import ClusterSettings, upscale_cluster
     from vsr.cluster.segments import plan_segments
+    from vsr.files import write_atomically, write_json_atomically
     from vsr.sysinfo import machine_info
     from vsr.video import upscale_video
 
@@ -146,12 +146,12 @@ def main() -> int:
         ext = ".mp4" if args.codec in (None, "libx264", "libx265") else ".mkv"
         single_out, cluster_out = work / f"single{ext}", work / f"cluster{ext}"
         load_s, _, runner = timed(lambda: prepare_runner("espcn", SCALE, None, args.backend), 1)
-        seconds, times, result = timed(lambda: upscale_video(args.input, single_out, runner, overwrite=True, quiet=True, codec=args.codec), args.repeats)
+        seconds, times, result = timed(lambda: upscale_video(args.input, single_out, runner, overwrite=True, codec=args.codec), args.repeats)
         add("single", seconds, times, f"upscale_video, {runner.name} on {runner.device}, runner built beforehand", stages=result.stages.as_dict())
         add("single+load", seconds + load_s, [t + load_s for t in times], f"the same plus building the runner ({load_s:.1f} s)")
 
         def cluster_run():
-            return upscale_cluster(args.input, cluster_out, settings, "local", overwrite=True, segment_frames=args.segment_frames, quiet=True, warn=lambda _: None)
+            return upscale_cluster(args.input, cluster_out, settings, "local", overwrite=True, segment_frames=args.segment_frames, warn=lambda _: None)
 
         seconds, times, result = timed(cluster_run, args.repeats)
         video = result.videos[0]
@@ -163,7 +163,7 @@ def main() -> int:
             ray.init(num_cpus=workers, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
             try:
                 warmup = first_frames_y4m(args.input, 4 * workers, work / "warmup.y4m")
-                upscale_cluster(warmup, work / f"warmup{ext}", settings, overwrite=True, segment_frames=1, quiet=True, warn=lambda _: None)
+                upscale_cluster(warmup, work / f"warmup{ext}", settings, overwrite=True, segment_frames=1, warn=lambda _: None)
                 seconds, times, result = timed(cluster_run, args.repeats)
                 video = result.videos[0]
                 add("cluster-warm", seconds, times, "the same with Ray running and its workers' runners built",
@@ -197,8 +197,8 @@ def main() -> int:
     }
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"cluster_{time.strftime('%Y%m%d-%H%M%S')}"
-    stem.with_suffix(".json").write_text(json.dumps(report, indent=2, default=float))
-    stem.with_suffix(".md").write_text(markdown(report))
+    write_json_atomically(stem.with_suffix(".json"), report, default=float)
+    write_atomically(stem.with_suffix(".md"), markdown(report).encode())
     print(markdown(report))
     print(f"wrote {stem}.json and .md")
     return 0

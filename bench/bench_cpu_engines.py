@@ -14,7 +14,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -26,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from vsr import sysinfo  # noqa: E402
 from vsr.backends import OnnxRuntimeBackend, OpenVinoBackend, TorchBackend, bf16_speed, build_runner  # noqa: E402
 from vsr.evaluation import model_method, protocol_pairs  # noqa: E402
+from vsr.files import write_atomically, write_json_atomically  # noqa: E402
 from vsr.imaging.metrics import psnr_y  # noqa: E402
 from vsr.models import load_model  # noqa: E402
 from vsr.sizes import parse_size  # noqa: E402
@@ -118,8 +118,9 @@ def main() -> int:
     table = markdown(report)
     print(table)
     if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
-        Path(args.json).with_suffix(".md").write_text(table)
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomically(args.json, report)
+        write_atomically(Path(args.json).with_suffix(".md"), table.encode())
     return 0
 
 

@@ -29,7 +29,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -183,12 +182,12 @@ def bench_clip(clip: Path, label: str, runner, sr, args, work: Path, one_session
 
     def run_vsr() -> None:
         stages = StageTimes()
-        upscale_video(clip, work / "vsr.mp4", runner, overwrite=True, quiet=True, stages=stages, warn=lambda _: None)
+        upscale_video(clip, work / "vsr.mp4", runner, overwrite=True, stages=stages, warn=lambda _: None)
         stage_runs.append(stages)
 
     fns = {"vsr": run_vsr}
     if one_session is not None:
-        fns["vsr-one-session"] = lambda: upscale_video(clip, work / "vsr1.mp4", one_session, overwrite=True, quiet=True, warn=lambda _: None)
+        fns["vsr-one-session"] = lambda: upscale_video(clip, work / "vsr1.mp4", one_session, overwrite=True, warn=lambda _: None)
     seconds = median_times_alternating(fns, args.repeats)
     add("vsr", seconds["vsr"], f"upscale_video, {runner.name} backend on {runner.device}, model loaded")
     if one_session is not None:
@@ -245,6 +244,7 @@ def main() -> int:
 
     from vsr.api import prepare_runner
     from vsr.benchmark.peers import OpenCvSuperRes, opencv_unavailable_reason
+    from vsr.files import write_json_atomically
     from vsr.sysinfo import machine_info
 
     runner = prepare_runner("espcn", SCALE, weights=args.weights, backend=args.backend, threads=args.threads)  # CLI defaults
@@ -295,7 +295,7 @@ def main() -> int:
     }
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"video_e2e_{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(report, indent=2, default=float))
+    write_json_atomically(path, report, default=float)
     print(f"\nwrote {path}")
     return 0
 

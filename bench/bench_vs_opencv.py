@@ -40,6 +40,7 @@ from pathlib import Path
 import av
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from vsr.files import write_json_atomically  # noqa: E402
 from vsr.sysinfo import machine_info  # noqa: E402
 
 OPENCV_JOB = r"""
@@ -152,7 +153,7 @@ def main() -> int:
                  "after one untimed run of each (vsr's first run, graph export included, is first_run_s)"),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_json_atomically(out, result)
     print(f"{result['clip']}, {frames} frames {report['size_in'][0]}x{report['size_in'][1]} -> "
           f"{report['size_out'][0]}x{report['size_out'][1]}: vsr {vsr_median:.2f} s ({frames / vsr_median:.1f} fps), "
           f"OpenCV {cv_median:.2f} s ({frames / cv_median:.1f} fps): vsr {cv_median / vsr_median:.2f}x OpenCV")

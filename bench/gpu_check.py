@@ -34,6 +34,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from vsr.files import write_json_atomically  # noqa: E402  (stdlib only: light on the device too)
+
 TEST_FILES = [
     "tests/test_backends_torch.py",
     "tests/test_backends_tensorrt.py",
@@ -282,7 +284,7 @@ def main() -> int:
         _section(results, "e2e", e2e, cuda, args.quick, Path(work))
     results["finished_utc"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    write_json_atomically(args.out, results)
     print(f"gpu_check: wrote {args.out}", file=sys.stderr)
     return 0
 

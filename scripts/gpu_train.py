@@ -29,6 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from vsr.files import write_json_atomically  # noqa: E402
 from vsr.training.run_folder import BEST_WEIGHTS, SUMMARY  # noqa: E402
 
 TRAIN_SETS = ("T91", "General100", "BSD200")
@@ -139,7 +140,7 @@ def main() -> None:
                             "train_seconds": round(s["train_seconds"], 1)} for scale, s in summaries.items()}
     report["probe_steps_per_second"] = round(rate, 3)
     report["wall_seconds"] = round(time.perf_counter() - began, 1)
-    (args.out / "gpu_train.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_json_atomically(args.out / "gpu_train.json", report)
     print(json.dumps(report), flush=True)
 
 

@@ -1,9 +1,11 @@
 """vsr.files: the target checks, the temporary file and its rename, the claim, stale parts."""
+import json
 import os
 import stat
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from vsr.errors import OutputError
@@ -78,6 +80,13 @@ def test_write_json_atomically_replaces_the_file_whole_and_a_non_json_document_l
         write_json_atomically(target, {"weights": object()})
     assert target.read_text().startswith('{\n "epochs": 3')
     assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.json"]
+
+
+def test_write_json_atomically_writes_numpy_scalars_through_default(tmp_path):
+    # Benchmarks' reports hold numpy floats, which json cannot write on its own.
+    target = tmp_path / "report.json"
+    write_json_atomically(target, {"fps": np.float32(24.5)}, indent=None, default=float)
+    assert json.loads(target.read_text()) == {"fps": 24.5}
 
 
 def test_commit_without_overwrite_keeps_a_file_that_appeared_meanwhile(tmp_path):

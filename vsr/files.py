@@ -164,10 +164,12 @@ def write_atomically(path: str | os.PathLike, data: bytes, fsync: bool = False) 
         temp.write_bytes(data)
 
 
-def write_json_atomically(path: str | os.PathLike, document, indent: int | None = 2, fsync: bool = False) -> None:
+def write_json_atomically(path: str | os.PathLike, document, indent: int | None = 2, fsync: bool = False,
+                          default=None) -> None:
     """Write ``document`` as JSON, one closing newline, to ``path`` whole (:func:`write_atomically`).
-    It is serialised before the file is made, so a document that is not JSON leaves nothing behind."""
-    write_atomically(path, (json.dumps(document, indent=indent) + "\n").encode(), fsync=fsync)
+    It is serialised before the file is made, so a document that is not JSON leaves nothing behind.
+    ``default`` is :func:`json.dumps`'s: how to write what JSON lacks (``float`` for numpy's scalars)."""
+    write_atomically(path, (json.dumps(document, indent=indent, default=default) + "\n").encode(), fsync=fsync)
 
 
 def _parts_of(target: Path) -> list[tuple[Path, str, int]]:
