@@ -179,3 +179,10 @@ def test_the_library_reports_through_the_reporter_it_is_given(tmp_path, espcn, m
     assert runner.name == "torch"
     (line,) = stream.getvalue().splitlines()
     assert line.startswith("vsr: warning: onnxruntime on cpu (fp32) failed (simulated: no session); using torch on cpu")
+
+
+def test_a_rate_under_one_frame_a_second_is_not_printed_as_zero():
+    slow = JobReport(kind="video", output="o.mp4", frames_in=2, frames_out=2, seconds=43.71, model="msrn", scale=2)
+    assert ", 43.71 s, 0.046 fps; msrn x2" in slow.line()
+    one = JobReport(kind="images", output="d", frames_in=3, frames_out=3, seconds=3.0, model="espcn", scale=2)
+    assert ", 3.00 s, 1.0 images/s; espcn x2" in one.line()

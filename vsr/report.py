@@ -31,6 +31,13 @@ def _size(size: tuple[int, int] | None) -> str:
     return "?" if size is None else f"{size[0]}x{size[1]}"
 
 
+def format_rate(per_second: float) -> str:
+    """Frames (or images) per second for a closing line."""
+    # One decimal reads well at video rates; MSRN on a small CPU makes well under one frame a
+    # second, which one decimal would print as 0.0, so slow rates keep two significant digits.
+    return f"{per_second:.1f}" if per_second >= 1 else f"{per_second:.2g}"
+
+
 @dataclass
 class JobReport:
     """The facts of one finished job; ``kind`` is video, image, images (a folder) or cluster.
@@ -71,7 +78,7 @@ class JobReport:
         if self.size_in is not None or self.size_out is not None:
             parts.append(f"{_size(self.size_in)} -> {_size(self.size_out)}")
         fps = self.fps
-        parts.append(f"{self.seconds:.2f} s" + (f", {fps:.1f} {'fps' if unit.startswith('frames') else 'images/s'}" if fps else ""))
+        parts.append(f"{self.seconds:.2f} s" + (f", {format_rate(fps)} {'fps' if unit.startswith('frames') else 'images/s'}" if fps else ""))
         text = f"wrote {self.output}: " + ", ".join(parts) + f"; {self.model} x{self.scale}"
         if self.backend:
             text += f" on {self.backend} {self.device} {self.precision}"

@@ -40,6 +40,7 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..models import list_models
     from ..preview import LivePreview, open_source
+    from ..report import format_rate
     from ..sizes import parse_size
 
     size = parse_size(args.input_size, "--input-size") if args.input_size else None
@@ -81,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         preview.raise_error()
         stats = preview.stats()
         mean_fps = stats.frames / max(time.monotonic() - started, 1e-9)
-        print(f"vsr preview: {stats.frames} frames in all, {mean_fps:.1f} fps on average, {stats.skipped} skipped", file=sys.stderr)
+        print(f"vsr preview: {stats.frames} frames in all, {format_rate(mean_fps)} fps on average, {stats.skipped} skipped", file=sys.stderr)
         return 0
     finally:
         if preview is not None:
