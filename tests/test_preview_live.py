@@ -230,3 +230,15 @@ def test_status_overlay_is_the_front_end_s_choice():
         preview.stop()
     assert (plain[-4:] == 100).all()  # the source's grey, untouched
     assert (drawn[-4:] != 100).any()  # the status line along the bottom
+
+
+def test_overlay_writes_a_slow_rate_with_two_significant_digits():
+    from vsr.preview.stats import PreviewStats
+
+    def stats(fps):
+        return PreviewStats(fps=fps, source_fps=30.0, latency_ms=2300.0, skipped=5, frames=3, model="msrn",
+                            backend="torch", device="cpu", precision="fp32", scale=4, input_size=(320, 180),
+                            output_size=(1280, 720), layout="side", paused=False, ended=False, message="")
+
+    assert "| 0.43 fps |" in stats(0.4321).status_line()  # MSRN x4 on a small CPU, not "0.0 fps"
+    assert "| 29.9 fps |" in stats(29.94).status_line()

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from .rates import format_rate
+
 PREFIX = "vsr: "
 
 # The video pipeline's stages (vsr.video.stages.STAGES) by the thread that runs them: the three
@@ -29,13 +31,6 @@ _STAGE_WORDS = {"decode": "demux+decode", "to_tensor": "planes", "sr": "model", 
 
 def _size(size: tuple[int, int] | None) -> str:
     return "?" if size is None else f"{size[0]}x{size[1]}"
-
-
-def format_rate(per_second: float) -> str:
-    """Frames (or images) per second for a closing line."""
-    # One decimal reads well at video rates; MSRN on a small CPU makes well under one frame a
-    # second, which one decimal would print as 0.0, so slow rates keep two significant digits.
-    return f"{per_second:.1f}" if per_second >= 1 else f"{per_second:.2g}"
 
 
 @dataclass

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..backends.base import Runner
 from ..errors import InputError
+from ..rates import format_rate
 from ..video import StageTimes, upscale_video
 from ..video.containers import Y4M
 from ..video.stages import STAGES
@@ -188,7 +189,7 @@ def plot_speed(report: dict, png_path: str | Path) -> Path | None:
     ax.set_xticks([x + width * (len(names) - 1) / 2 for x in range(len(results))])
     ax.set_xticklabels([
         f"{Path(r['input']).name}\n{r['input_size'][0]}x{r['input_size'][1]} -> {r['output_size'][0]}x{r['output_size'][1]}"
-        f"\n{r['runner']['backend']} {r['runner']['device']} {r['runner']['precision']}, {r['fps']:.1f} fps"
+        f"\n{r['runner']['backend']} {r['runner']['device']} {r['runner']['precision']}, {format_rate(r['fps'])} fps"
         for r in results
     ], fontsize=8)
     ax.set_ylabel("milliseconds per frame")

@@ -40,7 +40,7 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..models import list_models
     from ..preview import LivePreview, open_source
-    from ..report import format_rate
+    from ..rates import format_rate
     from ..sizes import parse_size
 
     size = parse_size(args.input_size, "--input-size") if args.input_size else None

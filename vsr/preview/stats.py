@@ -5,6 +5,8 @@ import collections
 import time
 from dataclasses import asdict, dataclass
 
+from ..rates import format_rate
+
 
 @dataclass(frozen=True)
 class PreviewStats:
@@ -44,7 +46,7 @@ class PreviewStats:
         parts = [
             f"{self.model} x{self.scale}",
             f"{self.backend} {self.device} {self.precision}",
-            f"{self.fps:.1f} fps",
+            f"{format_rate(self.fps)} fps",
             f"{self.latency_ms:.0f} ms",
             f"skipped {self.skipped}",
         ]
