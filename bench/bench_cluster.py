@@ -61,24 +61,6 @@ def busiest_worker_frames(segment_frames: list[int], workers: int) -> int:
     return max(loads)
 
 
-def first_frames_y4m(source: Path, count: int, target: Path) -> Path:
-    """The first ``count`` frames of ``source`` as a y4m (every frame a keyframe: one segment each)."""
-    with av.open(str(source)) as container, av.open(str(target), "w", format="yuv4mpegpipe") as out:
-        stream = container.streams.video[0]
-        video = None
-        for index, frame in enumerate(container.decode(stream)):
-            if index == count:
-                break
-            if video is None:
-                video = out.add_stream("wrapped_avframe", rate=stream.average_rate or 25)
-                video.width, video.height, video.pix_fmt = frame.width, frame.height, "yuv420p"
-            frame = frame.reformat(format="yuv420p")
-            frame.pts = index
-            out.mux(video.encode(frame))
-        out.mux(video.encode(None))
-    return target
-
-
 def compare(single: Path, cluster: Path) -> dict:
     """Frames, timestamps and per-frame Y-PSNR (dB) of ``cluster`` against ``single``."""
     def frames(path):
@@ -125,8 +107,8 @@ def main() -> int:
     from vsr.api import prepare_runner
     from vsr.cluster import ClusterSettings, upscale_cluster
     from vsr.cluster.segments import plan_segments
-    from vsr.files import write_atomically, write_json_atomically
-    from vsr.sysinfo import machine_info
+    from vsr.benchmark.clips import write_y4m_clip
+    from vsr.benchmark.report import script_command, write_report
     from vsr.video import upscale_video
 
     settings = ClusterSettings(backend=args.backend, codec=args.codec)
@@ -162,7 +144,8 @@ def main() -> int:
         if not args.skip_warm:
             ray.init(num_cpus=workers, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
             try:
-                warmup = first_frames_y4m(args.input, 4 * workers, work / "warmup.y4m")
+                warmup = work / "warmup.y4m"  # every frame of a y4m is a keyframe: one segment each
+                write_y4m_clip(args.input, warmup, first=4 * workers)
                 upscale_cluster(warmup, work / f"warmup{ext}", settings, overwrite=True, segment_frames=1, warn=lambda _: None)
                 seconds, times, result = timed(cluster_run, args.repeats)
                 video = result.videos[0]
@@ -180,8 +163,6 @@ def main() -> int:
     report = {
         "benchmark": "cluster",
         "started": started,
-        "command": [sys.executable, *sys.argv],
-        "machine": machine_info(),
         "note": args.note,
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
@@ -195,12 +176,11 @@ def main() -> int:
         "rows": rows,
         "cluster_vs_single_output": quality,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"cluster_{time.strftime('%Y%m%d-%H%M%S')}"
-    write_json_atomically(stem.with_suffix(".json"), report, default=float)
-    write_atomically(stem.with_suffix(".md"), markdown(report).encode())
-    print(markdown(report))
-    print(f"wrote {stem}.json and .md")
+    table = markdown(report)
+    json_path, md_path = write_report(report, args.out / f"cluster_{time.strftime('%Y%m%d-%H%M%S')}.json", script_command(), table,
+                                      default=float)
+    print(table)
+    print(f"wrote {json_path} and {md_path}")
     return 0
 
 

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from vsr import sysinfo  # noqa: E402
 from vsr.backends import OnnxRuntimeBackend, OpenVinoBackend, TorchBackend, bf16_speed, build_runner  # noqa: E402
 from vsr.evaluation import model_method, protocol_pairs  # noqa: E402
-from vsr.files import write_atomically, write_json_atomically  # noqa: E402
+from vsr.benchmark.report import script_command, write_report  # noqa: E402
 from vsr.imaging.metrics import psnr_y  # noqa: E402
 from vsr.models import load_model  # noqa: E402
 from vsr.sizes import parse_size  # noqa: E402
@@ -76,7 +76,7 @@ def score(runners: dict, hr: str, scale: int) -> dict:
 def markdown(report: dict) -> str:
     sizes = list(report["speed"])
     head = "| engine | " + " | ".join(f"{s} ms (best)" for s in sizes) + " | × ORT fp32 | Y-PSNR dB | codes changed (max) |"
-    lines = [f"{report['model']} ×{report['scale']}, {report['threads']} threads; {report['machine']['cpu']}", "", head,
+    lines = [f"{report['model']} ×{report['scale']}, {report['threads']} threads; CPU flags: {', '.join(report['cpu_flags']) or 'none of note'}", "", head,
              "|" + "---|" * (len(sizes) + 4)]
     for name in report["quality"]:
         cells = [f"{report['speed'][s][name]['median_ms']:.1f} ({report['speed'][s][name]['best_ms']:.1f})" for s in sizes]
@@ -111,16 +111,14 @@ def main() -> int:
         # What auto decides from: the probe's fp32/bf16 time ratio (None where the flags decide).
         "bf16_probe_speedup": bf16_speed.cached_bf16_speedup() if bf16_speed.verdict_by_flags() is None else None,
         "auto_takes_bf16": bf16_speed.bf16_pays(), "speed": speed,
-        "quality": score(runners, args.hr, args.scale), "machine": sysinfo.machine_info(),
+        "quality": score(runners, args.hr, args.scale),
         "cpu_flags": sorted(sysinfo.cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "avx512_vnni", "avx_vnni"}),
-        "command": "python " + " ".join(sys.argv),
     }
     table = markdown(report)
     print(table)
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomically(args.json, report)
-        write_atomically(Path(args.json).with_suffix(".md"), table.encode())
+        for path in write_report(report, args.json, script_command(), table):
+            print(f"wrote {path}", file=sys.stderr)
     return 0
 
 

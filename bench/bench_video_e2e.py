@@ -19,7 +19,7 @@ All rows run on the same frames of the same clip, in the same process and run:
 
 The clip is run as given and, with ``--loop N``, repeated N times in a y4m of its own, so that
 start-up and the encoder's lookahead are spread over more frames. Each timing is the median of
-``--repeats`` runs. Results go to ``bench/results/video_e2e_<time>.json``.
+``--repeats`` runs. Results go to ``bench/results/video_e2e_<time>.{json,md}``.
 
 Usage::
 
@@ -62,25 +62,6 @@ def median_time(fn, repeats: int) -> float:
 def count_frames(path: Path) -> int:
     with av.open(str(path)) as container:
         return sum(1 for _ in container.decode(video=0))
-
-
-def write_looped_y4m(source: Path, loops: int, target: Path) -> Path:
-    """The clip's frames ``loops`` times over, as one y4m (same size, rate and format)."""
-    with av.open(str(source)) as container:
-        stream = container.streams.video[0]
-        rate = stream.average_rate
-        frames = [f for f in container.decode(stream)]
-    with av.open(str(target), "w", format="yuv4mpegpipe") as out:
-        video = out.add_stream("wrapped_avframe", rate=rate)
-        video.width, video.height, video.pix_fmt = frames[0].width, frames[0].height, frames[0].format.name
-        index = 0
-        for _ in range(loops):
-            for frame in frames:
-                frame.pts = index
-                out.mux(video.encode(frame))
-                index += 1
-        out.mux(video.encode(None))
-    return target
 
 
 def decode_only(clip: Path) -> None:
@@ -215,15 +196,17 @@ def bench_clip(clip: Path, label: str, runner, sr, args, work: Path, one_session
     }
 
 
-def print_table(result: dict) -> None:
-    print(f"\n{result['clip']}: {result['frames']} frames {result['size'][0]}x{result['size'][1]} -> x{SCALE}")
-    print(f"  {'row':<16} {'fps':>8} {'ms/frame':>9}  {'vsr is x':>8}  what")
+def markdown(result: dict) -> str:
+    """One clip's rows as a table, vsr's speed over each row's beside it."""
+    lines = [f"{result['clip']}: {result['frames']} frames {result['size'][0]}x{result['size'][1]} -> x{SCALE}", "",
+             "| row | fps | ms/frame | vsr is × | what |", "|---|---:|---:|---:|---|"]
     vsr_fps = result["rows"]["vsr"]["fps"]
     for name, row in result["rows"].items():
         ratio = "" if name == "vsr" else f"{vsr_fps / row['fps']:.2f}"
-        print(f"  {name:<16} {row['fps']:8.2f} {row['ms_per_frame']:9.1f}  {ratio:>8}  {row['note']}")
+        lines.append(f"| {name} | {row['fps']:.2f} | {row['ms_per_frame']:.1f} | {ratio} | {row['note']} |")
     stages = result["vsr_stages"]["stage_ms_per_frame"]
-    print("  vsr stages (ms/frame, overlapping): " + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()))
+    lines += ["", "vsr stages (ms/frame, overlapping): " + ", ".join(f"{k} {v:.1f}" for k, v in stages.items())]
+    return "\n".join(lines) + "\n"
 
 
 def main() -> int:
@@ -244,8 +227,8 @@ def main() -> int:
 
     from vsr.api import prepare_runner
     from vsr.benchmark.peers import OpenCvSuperRes, opencv_unavailable_reason
-    from vsr.files import write_json_atomically
-    from vsr.sysinfo import machine_info
+    from vsr.benchmark.clips import write_y4m_clip
+    from vsr.benchmark.report import script_command, write_report
 
     runner = prepare_runner("espcn", SCALE, weights=args.weights, backend=args.backend, threads=args.threads)  # CLI defaults
     one_session = None
@@ -270,19 +253,18 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="vsr-bench-") as tmp:
         work = Path(tmp)
         results.append(bench_clip(args.input, args.input.name, runner, sr, args, work, one_session))
-        print_table(results[-1])
+        print(markdown(results[-1]), flush=True)
         if args.loop > 1:
-            looped = write_looped_y4m(args.input, args.loop, work / f"looped_x{args.loop}.y4m")
+            looped = work / f"looped_x{args.loop}.y4m"
+            write_y4m_clip(args.input, looped, loops=args.loop)
             results.append(bench_clip(looped, f"{args.input.name} looped x{args.loop}", runner, sr, args, work, one_session))
-            print_table(results[-1])
+            print(markdown(results[-1]), flush=True)
 
     import torch
 
     report = {
         "benchmark": "video_e2e",
         "started": started,
-        "command": [sys.executable, *sys.argv],
-        "machine": machine_info(),
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
         "ffmpeg_libraries": {k: ".".join(map(str, v)) for k, v in av.library_versions.items()},
@@ -293,10 +275,9 @@ def main() -> int:
         "repeats": args.repeats,
         "results": results,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"video_e2e_{time.strftime('%Y%m%d-%H%M%S')}.json"
-    write_json_atomically(path, report, default=float)
-    print(f"\nwrote {path}")
+    json_path, md_path = write_report(report, args.out / f"video_e2e_{time.strftime('%Y%m%d-%H%M%S')}.json", script_command(),
+                                      "\n".join(markdown(r) for r in results), default=float)
+    print(f"wrote {json_path} and {md_path}")
     return 0
 
 

@@ -23,7 +23,7 @@ Usage::
 
     python bench/bench_vs_opencv.py --vsr /tmp/v/bin/vsr --opencv-python /tmp/cvenv/bin/python \\
         --input ../shared/data/video/bus_cif.y4m --loop 16 --opencv-model ../shared/data/models/opencv/ESPCN_x2.pb \\
-        [--repeats 3] [--json FILE]
+        [--repeats 3] [--json FILE]    # and FILE.md, the table
 """
 from __future__ import annotations
 
@@ -37,11 +37,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import av
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from vsr.files import write_json_atomically  # noqa: E402
-from vsr.sysinfo import machine_info  # noqa: E402
+from vsr.benchmark.clips import write_y4m_clip  # noqa: E402
+from vsr.benchmark.report import script_command, write_report  # noqa: E402
 
 OPENCV_JOB = r"""
 import sys, cv2
@@ -65,24 +63,6 @@ while True:
 writer.release()
 print(frames)
 """
-
-
-def write_looped_y4m(source: Path, loops: int, target: Path) -> int:
-    """The clip's frames ``loops`` times over, as one y4m; returns the frame count."""
-    with av.open(str(source)) as src:
-        frames = [f.reformat(format="yuv420p") for f in src.decode(video=0)]
-        rate = src.streams.video[0].average_rate or 25
-    with av.open(str(target), "w", format="yuv4mpegpipe") as out:
-        stream = out.add_stream("wrapped_avframe", rate=rate)
-        stream.width, stream.height, stream.pix_fmt = frames[0].width, frames[0].height, "yuv420p"
-        n = 0
-        for _ in range(loops):
-            for f in frames:
-                f.pts = n
-                out.mux(stream.encode(f))
-                n += 1
-        out.mux(stream.encode(None))
-    return n
 
 
 def run_vsr(vsr: str, clip: Path, target: Path, report: Path, cache: Path) -> float:
@@ -121,7 +101,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="vsr-vs-opencv-") as tmp:
         work = Path(tmp)
         clip = work / f"{args.input.stem}_x{args.loop}.y4m"
-        frames = write_looped_y4m(args.input, args.loop, clip)
+        frames = write_y4m_clip(args.input, clip, loops=args.loop)
         cache = work / "cache"
         first_run_s = run_vsr(args.vsr, clip, work / "vsr.mp4", work / "report.json", cache)
         run_opencv(args.opencv_python, clip, args.opencv_model, work / "opencv.mp4")
@@ -138,10 +118,6 @@ def main() -> int:
     vsr_median, cv_median = statistics.median(vsr_s), statistics.median(cv_s)
     cv_version = subprocess.run([args.opencv_python, "-c", "import cv2; print(cv2.__version__)"], capture_output=True, text=True).stdout.strip()
     result = {
-        "command": " ".join(sys.argv),
-        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        # CPU model, family/model, vector ISA and bf16 flags, cores, library versions: the host varies.
-        "machine": machine_info(),
         "clip": f"{args.input.name} x{args.loop}", "frames": frames,
         "size_in": report["size_in"], "size_out": report["size_out"],
         "vsr": {"seconds": vsr_s, "median_s": vsr_median, "fps": frames / vsr_median, "report_line": report["line"],
@@ -152,13 +128,19 @@ def main() -> int:
         "note": ("end to end per fresh process (start-up and model loading included), medians of runs taken in turns, "
                  "after one untimed run of each (vsr's first run, graph export included, is first_run_s)"),
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomically(out, result)
-    print(f"{result['clip']}, {frames} frames {report['size_in'][0]}x{report['size_in'][1]} -> "
-          f"{report['size_out'][0]}x{report['size_out'][1]}: vsr {vsr_median:.2f} s ({frames / vsr_median:.1f} fps), "
-          f"OpenCV {cv_median:.2f} s ({frames / cv_median:.1f} fps): vsr {cv_median / vsr_median:.2f}x OpenCV")
-    print(f"vsr: {report['line']}")
-    print(f"wrote {out}", file=sys.stderr)
+    summary = (f"{result['clip']}, {frames} frames {report['size_in'][0]}x{report['size_in'][1]} -> "
+               f"{report['size_out'][0]}x{report['size_out'][1]}: vsr {cv_median / vsr_median:.2f}x OpenCV")
+    table = "\n".join([
+        summary, "", "| job | median s | fps | runs (s) |", "|---|---:|---:|---|",
+        f"| vsr | {vsr_median:.2f} | {frames / vsr_median:.1f} | {', '.join(f'{t:.2f}' for t in vsr_s)} |",
+        f"| OpenCV {cv_version} | {cv_median:.2f} | {frames / cv_median:.1f} | {', '.join(f'{t:.2f}' for t in cv_s)} |",
+        "", f"vsr: {report['line']}", "", result["note"],
+    ]) + "\n"
+    # write_report adds the machine (CPU model, family/model, vector ISA, bf16 flags, cores, library
+    # versions): the host varies from run to run.
+    json_path, md_path = write_report(result, out, script_command(), table)
+    print(table)
+    print(f"wrote {json_path} and {md_path}", file=sys.stderr)
     return 0
 
 

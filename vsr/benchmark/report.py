@@ -1,6 +1,8 @@
 """Writing benchmark results: JSON (with machine, versions and command), Markdown, plots."""
 from __future__ import annotations
 
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -18,8 +20,15 @@ def default_output(kind: str, folder: str | Path = DEFAULT_FOLDER) -> Path:
     return Path(folder) / f"{kind}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}.json"
 
 
-def write_report(report: dict, json_path: str | Path, command: str, markdown: str) -> tuple[Path, Path]:
-    """Write ``report`` (plus machine, versions, command, date) as JSON and its table as Markdown."""
+def script_command() -> str:
+    """How a bench/ script was run, as one could paste it again: ``python bench/x.py --flag value``."""
+    return "python " + shlex.join(sys.argv)
+
+
+def write_report(report: dict, json_path: str | Path, command: str, markdown: str, default=None) -> tuple[Path, Path]:
+    """Write ``report`` (plus machine, versions, command, date) as JSON and its table as Markdown
+    beside it; every benchmark's results go through here, so each file names the machine that
+    measured it and how. ``default`` is :func:`json.dumps`'s (``float`` for numpy's scalars)."""
     json_path = Path(json_path)
     json_path.parent.mkdir(parents=True, exist_ok=True)
     full = {
@@ -28,7 +37,7 @@ def write_report(report: dict, json_path: str | Path, command: str, markdown: st
         "machine": machine_info(),
         **report,
     }
-    write_json_atomically(json_path, full)
+    write_json_atomically(json_path, full, default=default)
     md_path = json_path.with_suffix(".md")
     machine = full["machine"]
     details = machine.get("cpu_details") or {}
