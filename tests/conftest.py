@@ -70,6 +70,15 @@ def espcn_weights(tmp_path_factory) -> dict[int, Path]:
     return paths
 
 
+def hide_shipped(monkeypatch, model: str, *scales: int) -> None:
+    """Make vsr believe no weights ship for ``model`` at ``scales`` (in this process), to test what a
+    user meets where none ship, now that every scale of both models does."""
+    import vsr.shipped
+
+    kept = [e for e in vsr.shipped.manifest() if not (e["model"] == model and int(e["scale"]) in scales)]
+    monkeypatch.setattr(vsr.shipped, "manifest", lambda: kept)
+
+
 def run_vsr(*args: str, cwd: Path | None = None, input: bytes | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run the CLI as a user would (``python -m vsr ...``), capturing bytes."""
     return subprocess.run(

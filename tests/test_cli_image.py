@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import assert_cli_error, assert_one_line_error, run_vsr
+from tests.conftest import assert_cli_error, assert_one_line_error, hide_shipped, run_vsr
 from vsr.imaging.image_io import Image as VsrImage, read_image, write_image
 
 
@@ -110,16 +110,12 @@ def test_bad_inputs_give_one_line_and_leave_nothing(tmp_path, espcn_weights, cli
     assert cli("upscale", good, tmp_path / "copy.png", "-y", "--weights", w2)[0] == 0
 
 
-def test_msrn_without_weights_is_one_line_with_the_way_out(tmp_path):
-    from vsr.models import find_shipped
-
-    missing = [s for s in (2, 3, 4) if find_shipped("msrn", s) is None]
-    if not missing:
-        pytest.skip("MSRN weights ship for every scale now")
+def test_msrn_without_weights_is_one_line_with_the_way_out(tmp_path, monkeypatch, cli):
+    hide_shipped(monkeypatch, "msrn", 4)
     good = write(tmp_path / "good.png", CASES["odd.png"])
-    result = run_vsr("upscale", good, tmp_path / "o.png", "--model", "msrn", "--scale", str(missing[0]))
-    line = assert_one_line_error(result, "msrn weights")
-    assert f"vsr train --model msrn --scale {missing[0]}" in line
+    line = assert_cli_error(cli("upscale", good, tmp_path / "o.png", "--model", "msrn", "--scale", "4"), "msrn weights")
+    assert "vsr train --model msrn --scale 4" in line
+    assert not (tmp_path / "o.png").exists()
 
 
 def test_unwritable_output_directory(tmp_path, espcn_weights, cli):

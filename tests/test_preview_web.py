@@ -22,14 +22,13 @@ from tests.conftest import REPO
 from tests.preview_clip import make_clip
 from vsr.preview.web import parse_address
 
-def _scale_without_msrn_weights() -> int:
-    """A scale MSRN ships no weights for, so the model switch has one to refuse (2 once all ship)."""
-    from vsr.models import find_shipped
-
-    return next((s for s in (2, 3, 4) if find_shipped("msrn", s) is None), 2)
-
-
-W, H, SCALE = 64, 48, _scale_without_msrn_weights()
+# The preview runs as a user runs it, in a process of its own, but believing that no MSRN weights
+# ship (every scale of both models does now), so that the model switch has one to refuse.
+_WITHOUT_MSRN_WEIGHTS = (
+    "import sys, vsr.shipped as shipped; kept = [e for e in shipped.manifest() if e['model'] != 'msrn']; "
+    "shipped.manifest = lambda: kept; from vsr.cli.main import main; sys.exit(main())"
+)
+W, H, SCALE = 64, 48, 2
 CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium") or "", shutil.which("chromium-browser") or "") if p and Path(p).exists()), None)
 
 
@@ -38,7 +37,7 @@ class PreviewProcess:
 
     def __init__(self, *args: str):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "vsr", "preview", *map(str, args), "--web", "127.0.0.1:0"],
+            [sys.executable, "-c", _WITHOUT_MSRN_WEIGHTS, "preview", *map(str, args), "--web", "127.0.0.1:0"],
             cwd=REPO,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -169,10 +168,6 @@ def post(preview: PreviewProcess, path: str) -> dict:
 
 
 def test_switching_to_a_model_without_weights_says_so_and_stays(preview):
-    from vsr.models import find_shipped
-
-    if find_shipped("msrn", SCALE) is not None:
-        pytest.skip("MSRN weights ship now")
     post(preview, "/key?k=m")
     stats = stats_when(preview, lambda s: "msrn" in s["unavailable_models"])
     assert stats["model"] == "espcn" and stats["unavailable_models"] == ["msrn"]
@@ -228,10 +223,6 @@ def test_page_in_a_narrow_window_scrolls_instead_of_shrinking(preview, tmp_path)
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here (CI installs Debian's chromium package)")
 def test_page_in_headless_chromium_names_the_model_without_weights(preview, tmp_path):
-    from vsr.models import find_shipped
-
-    if find_shipped("msrn", SCALE) is not None:
-        pytest.skip("MSRN weights ship now")
     post(preview, "/key?k=m")
     stats_when(preview, lambda s: "msrn" in s["unavailable_models"])
     dom = chromium(preview, tmp_path, "--virtual-time-budget=3000", "--dump-dom").stdout

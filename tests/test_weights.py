@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import assert_cli_error, assert_one_line_error, run_vsr
+from tests.conftest import assert_cli_error, assert_one_line_error, hide_shipped, run_vsr
 
 from vsr.errors import WeightsError
-from vsr.models import create_model, find_shipped, load_model, manifest
+from vsr.models import create_model, load_model, manifest
 from vsr.shipped import shipped_path
 from vsr.files import sha256_file
 from vsr.models.weights import load_weights_into, read_weights, save_weights
@@ -68,14 +68,15 @@ def test_every_shipped_weight_file_matches_its_manifest_entry():
         assert model.scale == int(entry["scale"])
 
 
-def test_msrn_without_shipped_weights_says_how_to_get_them():
-    missing = [s for s in (2, 3, 4) if find_shipped("msrn", s) is None]
-    if not missing:
-        pytest.skip("MSRN weights ship for every scale now")
-    with pytest.raises(WeightsError, match=f"vsr train --model msrn --scale {missing[0]}") as refused:
-        load_model("msrn", missing[0])
-    if len(missing) < 3:  # some scale ships: its file is the way to start
-        assert "--init-weights" in str(refused.value)
+def test_msrn_without_shipped_weights_says_how_to_get_them(monkeypatch):
+    hide_shipped(monkeypatch, "msrn", 4)
+    with pytest.raises(WeightsError, match="vsr train --model msrn --scale 4") as refused:
+        load_model("msrn", 4)
+    assert "--init-weights" in str(refused.value) and "msrn_x2.safetensors" in str(refused.value)  # x2 ships: start there
+    hide_shipped(monkeypatch, "msrn", 2, 3, 4)
+    with pytest.raises(WeightsError, match="no msrn weights ship with vsr") as refused:
+        load_model("msrn", 2)
+    assert "--init-weights" not in str(refused.value)
 
 
 # --- crafted files: refused in one line, before anything large is allocated (issue 20, items 6, 8, 9)
