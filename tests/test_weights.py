@@ -61,7 +61,10 @@ def test_every_shipped_weight_file_matches_its_manifest_entry():
         assert sha256_file(path) == entry["sha256"]
         for key in ("training_data", "command", "epochs", "metrics"):
             assert entry[key], key
-        assert entry["command"].startswith("vsr train ")
+        # How the file was made, after every step before it: runs of vsr train, and means of runs.
+        recipe = entry["recipe"]
+        assert recipe[0].startswith("vsr train ") and recipe[-1] == entry["command"]
+        assert all(step.startswith(("vsr train ", "python scripts/average_runs.py ")) for step in recipe), recipe
         set5 = entry["metrics"]["Set5"]
         assert set5["model"]["psnr"] > set5["bicubic"]["psnr"]
         model = load_model(entry["model"], int(entry["scale"]))
