@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from vsr.backends.blocked_subpixel import can_block  # noqa: E402
 from vsr.backends.onnx_export import DEFAULT_OPSET, INPUT_NAME, cached_onnx  # noqa: E402
-from vsr.benchmark.report import write_report  # noqa: E402
+from vsr.benchmark.report import script_command, write_report  # noqa: E402
 from vsr.models import load_model  # noqa: E402
 from vsr.sizes import parse_size  # noqa: E402
 
@@ -127,8 +126,7 @@ def main() -> None:
     markdown = "\n".join(lines) + "\n"
     print(markdown)
     if args.json:
-        command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
-        for path in write_report(report, args.json, command, markdown):
+        for path in write_report(report, args.json, script_command(), markdown):
             print(f"wrote {path}")
 
 
